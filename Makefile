@@ -1,0 +1,36 @@
+# mailhorn — build, test, demo.
+GO ?= go
+BIN := bin/mailhorn
+
+.PHONY: all build test test-deps vet fmt-check docs bench-maps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mailhorn
+
+# The whole test suite: installs the real peers it needs (Postfix, swaks, ...)
+# when missing, then checks formatting, vet, and runs every test with the race
+# detector in shuffled order.
+test: test-deps fmt-check vet
+	$(GO) test -race -shuffle=on -count=1 ./...
+
+test-deps:
+	./scripts/test-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Regenerate docs/parameters.md from the parameter registry.
+docs:
+	$(GO) run ./internal/config/gendoc
+
+bench-maps: build
+	./bench/maps/run.sh
+
+clean:
+	rm -rf bin
