@@ -1,0 +1,166 @@
+package virtual
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"mailhorn/internal/deliver"
+	"mailhorn/internal/maps"
+	"mailhorn/internal/store"
+)
+
+// Agent is the virtual delivery agent.
+type Agent struct {
+	Mailboxes maps.Table // virtual_mailbox_maps
+	UIDs      maps.Table // virtual_uid_maps; nil: the running user
+	GIDs      maps.Table // virtual_gid_maps; nil: the running group
+	Base      string     // virtual_mailbox_base
+	MinUID    int        // virtual_minimum_uid
+	SizeLimit int64      // virtual_mailbox_limit; 0: none
+	// HeaderLimit bounds the header section read for the loop check
+	// (header_size_limit).
+	HeaderLimit int64
+	Writer      *store.Writer
+}
+
+const relay = "virtual"
+
+// Deliver implements deliver.Agent.
+func (a *Agent) Deliver(ctx context.Context, req *deliver.Request) []deliver.Result {
+	seen, err := a.deliveredTo(req)
+	if err != nil {
+		return deliver.All(req, deliver.Deferred, "4.3.0", "cannot read the queue file: "+err.Error(), relay)
+	}
+	res := make([]deliver.Result, 0, len(req.Recipients))
+	for _, r := range req.Recipients {
+		x := a.one(ctx, req, r, seen)
+		x.Index, x.Relay = r.Index, relay
+		res = append(res, x)
+	}
+	return res
+}
+
+func (a *Agent) deliveredTo(req *deliver.Request) (map[string]bool, error) {
+	f, body, err := req.OpenContent()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	limit := a.HeaderLimit
+	if limit <= 0 {
+		limit = 102400
+	}
+	return store.DeliveredTo(body, limit)
+}
+
+func result(st deliver.Status, dsn, format string, args ...any) deliver.Result {
+	return deliver.Result{Status: st, DSN: dsn, Text: fmt.Sprintf(format, args...)}
+}
+
+func (a *Agent) one(ctx context.Context, req *deliver.Request, r deliver.Recipient, seen map[string]bool) deliver.Result {
+	if err := ctx.Err(); err != nil {
+		return result(deliver.Deferred, "4.3.0", "delivery interrupted: %v", err)
+	}
+	addr := r.Address
+	if seen[strings.ToLower(addr)] {
+		return result(deliver.Bounced, "5.4.6", "mail forwarding loop for %s", addr)
+	}
+	mbox, found, err := a.lookup(ctx, a.Mailboxes, addr)
+	if err != nil {
+		return result(deliver.Deferred, "4.3.0", "virtual_mailbox_maps lookup failure for %s: %v", addr, err)
+	}
+	if !found {
+		return result(deliver.Bounced, "5.1.1", "unknown user: %q", addr)
+	}
+	owner, res, ok := a.owner(ctx, addr)
+	if !ok {
+		return res
+	}
+	if !strings.HasSuffix(mbox, "/") {
+		// Deliberate gap: mbox files under virtual_mailbox_base are not
+		// written yet; deferring keeps the mail until they are.
+		return result(deliver.Deferred, "4.3.0", "mailbox %s: mbox delivery is not supported yet, use a Maildir (a result ending in /)", mbox)
+	}
+	if strings.Contains("/"+mbox, "/../") {
+		return result(deliver.Deferred, "4.3.5", "mail system configuration error: mailbox path %q contains \"..\"", mbox)
+	}
+	dir := store.Maildir(filepath.Join(a.Base, mbox))
+	prefix := []byte("Return-Path: <" + req.Sender + ">\nDelivered-To: " + addr + "\n")
+	if a.SizeLimit > 0 && int64(len(prefix))+req.ContentSize > a.SizeLimit {
+		return result(deliver.Bounced, "5.2.2", "maildir delivery failed: error writing message: File too large")
+	}
+	if err := dir.InitOwned(0o700, owner); err != nil {
+		return writeError("create maildir file", err)
+	}
+	f, body, err := req.OpenContent()
+	if err != nil {
+		return result(deliver.Deferred, "4.3.0", "cannot read the queue file: %v", err)
+	}
+	defer f.Close()
+	if _, err := a.Writer.Deliver(ctx, dir, store.Content{Prefix: prefix, Body: body, Size: req.ContentSize, Owner: owner}); err != nil {
+		return writeError("error writing message", err)
+	}
+	return result(deliver.Sent, "2.0.0", "delivered to maildir")
+}
+
+// writeError classifies a failed write like Postfix: a full quota or a file
+// too large bounces, a full disk and other errors are temporary.
+func writeError(what string, err error) deliver.Result {
+	switch {
+	case errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
+		return result(deliver.Bounced, "5.2.2", "maildir delivery failed: %s: %v", what, err)
+	case errors.Is(err, syscall.ENOSPC):
+		return result(deliver.Deferred, "4.3.0", "maildir delivery failed: %s: %v", what, err)
+	}
+	return result(deliver.Deferred, "4.2.0", "maildir delivery failed: %s: %v", what, err)
+}
+
+// lookup searches a table in virtual(8)'s order: user@domain, then
+// @domain (FindAddress, with no local domains and no extensions).
+func (a *Agent) lookup(ctx context.Context, t maps.Table, addr string) (string, bool, error) {
+	r, found, err := maps.FindAddress(ctx, t, addr, maps.FindOptions{})
+	return r.Value, found, err
+}
+
+// owner finds the recipient's uid and gid. Without the tables the files
+// belong to the running user; with them, they are given to the uid/gid
+// when running as root.
+func (a *Agent) owner(ctx context.Context, addr string) (*store.Owner, deliver.Result, bool) {
+	if a.UIDs == nil && a.GIDs == nil {
+		return nil, deliver.Result{}, true
+	}
+	ids := [2]int{os.Getuid(), os.Getgid()}
+	for i, spec := range []struct {
+		t    maps.Table
+		name string
+	}{{a.UIDs, "virtual_uid_maps"}, {a.GIDs, "virtual_gid_maps"}} {
+		if spec.t == nil {
+			continue
+		}
+		v, found, err := a.lookup(ctx, spec.t, addr)
+		if err != nil {
+			return nil, result(deliver.Deferred, "4.3.0", "%s lookup failure for %s: %v", spec.name, addr, err), false
+		}
+		if !found {
+			return nil, result(deliver.Deferred, "4.3.5", "mail system configuration error: recipient %s: uid or gid not found in %s", addr, spec.name), false
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return nil, result(deliver.Deferred, "4.3.5", "mail system configuration error: recipient %s: bad %s result %q", addr, spec.name, v), false
+		}
+		ids[i] = n
+	}
+	if a.UIDs != nil && ids[0] < a.MinUID {
+		return nil, result(deliver.Deferred, "4.3.5", "mail system configuration error: recipient %s: uid %d is below virtual_minimum_uid %d", addr, ids[0], a.MinUID), false
+	}
+	if os.Geteuid() != 0 {
+		return nil, deliver.Result{}, true
+	}
+	return &store.Owner{UID: ids[0], GID: ids[1]}, deliver.Result{}, true
+}
