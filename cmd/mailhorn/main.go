@@ -37,6 +37,13 @@ var commands = map[string]command{
 	"alias":      {"build and query alias tables (postalias)", runAlias},
 	"newaliases": {"rebuild the alias database(s) (newaliases)", runNewaliases},
 	"resolve":    {"show how an address is rewritten and routed (trivial-rewrite)", runResolve},
+	"start":      {"start the mail system in the background (postfix start)", runStart},
+	"start-fg":   {"run the mail system in the foreground (postfix start-fg)", runStartFg},
+	"stop":       {"stop the mail system, letting deliveries finish (postfix stop)", runStop},
+	"reload":     {"re-read the configuration and tables without dropping connections (postfix reload)", runReload},
+	"status":     {"tell whether the mail system is running (postfix status)", runStatus},
+	"check":      {"validate the configuration, tables and queue directory (postfix check)", runCheck},
+	"demo":       {"set up and run a demo mail system in a local folder", runDemo},
 }
 
 // multiCall maps the names under which the binary may be installed (as a

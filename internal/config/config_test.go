@@ -56,7 +56,7 @@ func TestEmptyMainCF(t *testing.T) {
 		"compatibility_level":      "3.6",
 		"smtpd_banner":             "box.localdomain ESMTP mailhorn",
 		"smtpd_timeout":            "300s",
-		"smtpd_relay_restrictions": "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination",
+		"smtpd_relay_restrictions": "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
 		"queue_directory":          "/var/spool/mailhorn",
 		"syslog_name":              "mailhorn",
 		"mail_owner":               "mailhorn",

@@ -55,7 +55,7 @@ var coreParams = []Param{
 	{Name: "smtpd_tls_cert_file", Type: String, Doc: "PEM file with the SMTP server's certificate chain."},
 	{Name: "smtpd_tls_key_file", Default: "$smtpd_tls_cert_file", Type: String, Doc: "PEM file with the SMTP server's private key."},
 	{Name: "smtpd_tls_security_level", Type: String, Doc: "SMTP server TLS: empty or none, may (STARTTLS offered), encrypt (required)."},
-	{Name: "smtpd_relay_restrictions", Default: "${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination}}", Type: List, Doc: "Relay control restrictions applied at RCPT TO."},
+	{Name: "smtpd_relay_restrictions", Default: "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination", Type: List, Doc: "Relay control restrictions applied at RCPT TO."},
 	{Name: "smtpd_recipient_restrictions", Type: List, Doc: "Restrictions applied at RCPT TO, after smtpd_relay_restrictions."},
 	{Name: "smtpd_sender_restrictions", Type: List, Doc: "Restrictions applied at MAIL FROM."},
 	{Name: "smtpd_client_restrictions", Type: List, Doc: "Restrictions applied to the client connection."},

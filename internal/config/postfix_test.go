@@ -27,6 +27,7 @@ var deliberateDefaults = map[string]string{
 	"alias_maps":                "no NIS: hash:/etc/aliases only",
 	"disable_vrfy_command":      "VRFY is off by default: it lets anyone harvest addresses",
 	"smtpd_forbid_bare_newline": "normalize (Postfix 3.9's safe choice) instead of 3.7's no",
+	"smtpd_relay_restrictions":  "reject_unauth_destination (554 5.7.1 Relay access denied) instead of defer_unauth_destination (454): a relay attempt is refused for good",
 }
 
 func postconf(t *testing.T, dir string, args ...string) string {

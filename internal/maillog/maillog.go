@@ -3,6 +3,7 @@ package maillog
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -20,6 +21,9 @@ type Logger struct {
 	pid  int
 	now  func() time.Time
 	buf  []byte
+	// syslog: write RFC 3164 datagrams ("<22>Nov 28 14:52:51 tag[pid]:
+	// msg") to the local syslog daemon instead of file lines.
+	syslog bool
 }
 
 // New returns a Logger writing to w. name is the syslog_name ("mailhorn");
@@ -29,6 +33,18 @@ func New(w io.Writer, name, host string) *Logger {
 		host = host[:i]
 	}
 	return &Logger{w: w, name: name, host: host, pid: os.Getpid(), now: time.Now}
+}
+
+// NewSyslog returns a Logger that sends each line to the local syslog
+// daemon (/dev/log) with facility mail, as Postfix logs by default.
+func NewSyslog(name, host string) (*Logger, error) {
+	c, err := net.Dial("unixgram", "/dev/log")
+	if err != nil {
+		return nil, fmt.Errorf("syslog: %w", err)
+	}
+	l := New(c, name, host)
+	l.syslog = true
+	return l, nil
 }
 
 // WithClock replaces the clock, for tests.
@@ -50,16 +66,23 @@ func (l *Logger) line(tag, msg string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buf[:0]
+	if l.syslog {
+		b = append(b, "<22>"...) // facility mail, severity info
+	}
 	b = l.now().AppendFormat(b, time.Stamp)
 	b = append(b, ' ')
-	b = append(b, l.host...)
-	b = append(b, ' ')
+	if !l.syslog {
+		b = append(b, l.host...)
+		b = append(b, ' ')
+	}
 	b = append(b, tag...)
 	b = append(b, '[')
 	b = strconv.AppendInt(b, int64(l.pid), 10)
 	b = append(b, "]: "...)
 	b = appendSanitized(b, msg)
-	b = append(b, '\n')
+	if !l.syslog {
+		b = append(b, '\n')
+	}
 	l.w.Write(b)
 	l.buf = b
 }

@@ -31,9 +31,10 @@ type message struct {
 
 // outcome is one recipient's result.
 type outcome struct {
-	idx int // in f.Recipients
-	res deliver.Result
-	at  time.Time
+	idx       int // in f.Recipients
+	res       deliver.Result
+	at        time.Time
+	transport string // "" for outcomes decided by the queue manager itself
 }
 
 // job is one delivery request for one transport and destination.

@@ -40,19 +40,24 @@ type Options struct {
 	Resolver  Resolver
 	Submitter Submitter
 	Log       *maillog.Service // "qmgr"; may be nil
+	// AgentLogs log each transport's delivery lines under the agent's own
+	// name ("mailhorn/virtual"), as Postfix does; a transport without one
+	// logs as the queue manager.
+	AgentLogs map[string]*maillog.Service
 	Settings  Settings
 	Now       func() time.Time // nil: time.Now
 }
 
 // Manager is the queue manager. Create it with New, start it with Run.
 type Manager struct {
-	q        *queue.Queue
-	agents   map[string]deliver.Agent
-	resolver Resolver
-	submit   Submitter
-	log      *maillog.Service
-	s        Settings
-	now      func() time.Time
+	q         *queue.Queue
+	agents    map[string]deliver.Agent
+	resolver  Resolver
+	submit    Submitter
+	log       *maillog.Service
+	agentLogs map[string]*maillog.Service
+	s         Settings
+	now       func() time.Time
 
 	kick chan struct{} // scan deferred/ now
 
@@ -92,7 +97,7 @@ func New(o Options) *Manager {
 	}
 	m := &Manager{
 		q: o.Queue, agents: o.Agents, resolver: o.Resolver, submit: o.Submitter,
-		log: o.Log, s: o.Settings, now: now,
+		log: o.Log, agentLogs: o.AgentLogs, s: o.Settings, now: now,
 		kick:       make(chan struct{}, 1),
 		known:      map[string]*message{},
 		later:      map[string][]func(*message){},

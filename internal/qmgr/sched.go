@@ -143,7 +143,7 @@ func (m *Manager) record(j *job, start time.Time, results []deliver.Result) {
 		if res.Status == deliver.Sent {
 			done = append(done, msg.f.Recipients[rc.Index])
 		}
-		outs = append(outs, outcome{idx: rc.Index, res: res, at: now})
+		outs = append(outs, outcome{idx: rc.Index, res: res, at: now, transport: j.transport})
 	}
 	if len(done) > 0 {
 		if _, err := m.q.Update(msg.queue, msg.id, done, 0, nil); err != nil {
@@ -172,12 +172,16 @@ func (m *Manager) record(j *job, start time.Time, results []deliver.Result) {
 
 // logResult writes the "to=<...>, relay=..., status=..." line.
 func (m *Manager) logResult(msg *message, o outcome, start time.Time) {
-	if m.log == nil {
+	log := m.log
+	if l := m.agentLogs[o.transport]; l != nil {
+		log = l
+	}
+	if log == nil {
 		return
 	}
 	r := msg.f.Recipients[o.idx]
 	status := o.res.Status.String()
-	m.log.Deliver(maillog.Delivery{
+	log.Deliver(maillog.Delivery{
 		ID:      msg.id,
 		To:      r.Address,
 		OrigTo:  r.Original,

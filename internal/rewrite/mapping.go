@@ -115,7 +115,7 @@ func (r *Rewriter) map11(ctx context.Context, t *maps.List, param, addr string) 
 // original local part, and an extension that had to be stripped to match
 // is put back into each result when propagate is set.
 func (r *Rewriter) mapAddr(ctx context.Context, t *maps.List, addr string, propagate bool) ([]string, bool, error) {
-	fr, ok, err := maps.FindAddress(ctx, t, addr, r.findOptions())
+	fr, ok, err := maps.FindAddress(ctx, t, addr, r.FindOptions())
 	if err != nil || !ok {
 		return nil, false, err
 	}
@@ -255,4 +255,15 @@ func (r *Rewriter) ExpandVirtual(ctx context.Context, addr string) ([]string, er
 		}
 	}
 	return out, nil
+}
+
+// InVirtualAlias tells whether virtual_alias_maps has an entry for addr
+// (internal form), with the lookup order of FindAddress: smtpd accepts
+// such a recipient whatever its address class.
+func (r *Rewriter) InVirtualAlias(ctx context.Context, addr string) (bool, error) {
+	if r.virtualAlias == nil || len(r.virtualAlias.Tables) == 0 {
+		return false, nil
+	}
+	_, ok, err := maps.FindAddress(ctx, r.virtualAlias, addr, r.FindOptions())
+	return ok, err
 }

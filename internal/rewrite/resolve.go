@@ -243,7 +243,7 @@ func (r *Rewriter) Resolve(ctx context.Context, sender, rcpt string) (Result, er
 		}
 	}
 	if r.relocated != nil {
-		fr, ok, err := maps.FindAddress(ctx, r.relocated, res.Recipient, r.findOptions())
+		fr, ok, err := maps.FindAddress(ctx, r.relocated, res.Recipient, r.FindOptions())
 		if err != nil {
 			return res, fmt.Errorf("resolve %s: relocated_maps: %w", rcpt, err)
 		}
@@ -304,11 +304,13 @@ func (r *Rewriter) senderLookup(ctx context.Context, t *maps.List, sender, nullK
 	if sender == "" {
 		return t.Lookup(ctx, nullKey)
 	}
-	fr, ok, err := maps.FindAddress(ctx, t, sender, r.findOptions())
+	fr, ok, err := maps.FindAddress(ctx, t, sender, r.FindOptions())
 	return fr.Value, ok, err
 }
 
-func (r *Rewriter) findOptions() maps.FindOptions {
+// FindOptions are the address-lookup settings (recipient_delimiter,
+// $myorigin, local domains) for maps.FindAddress on this configuration.
+func (r *Rewriter) FindOptions() maps.FindOptions {
 	return maps.FindOptions{
 		Delimiters:   r.delims,
 		Origin:       r.myorigin,

@@ -104,6 +104,8 @@ func (s *session) message() *cleanup.Message {
 	}
 	attr(queue.AttrBody, t.body)
 	m.Received = receivedHeader(s, s.info.Recipients, s.opt.now())
+	// Postfix logs "ID: client=..." first of all the message's lines.
+	m.OnQueueID = func(id string) { s.log.QueuedClient(id, s.client, "") }
 	return m
 }
 
@@ -118,7 +120,6 @@ func (s *session) finish(msg *cleanup.Message, res submitResult, tooBig bool, si
 	case res.err != nil:
 		r = s.submitReply(res.err)
 	default:
-		s.log.QueuedClient(res.id, s.client, "")
 		s.junk = 0
 		r = &Reply{Code: 250, DSN: "2.0.0", Text: "Ok:" + sizeNote + " queued as " + res.id}
 	}

@@ -110,7 +110,11 @@ func (f *fakeSubmitter) Submit(ctx context.Context, m *cleanup.Message, content 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.msgs = append(f.msgs, submitted{msg: *m, content: string(b)})
-	return fmt.Sprintf("QID%d", len(f.msgs)), nil
+	id := fmt.Sprintf("QID%d", len(f.msgs))
+	if m.OnQueueID != nil {
+		m.OnQueueID(id) // as cleanup does once the queue file exists
+	}
+	return id, nil
 }
 
 func (f *fakeSubmitter) messages() []submitted {

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"mailhorn/internal/config"
+	"mailhorn/internal/master"
+)
+
+// demoUsers are the demo domain's mailboxes.
+var demoUsers = []string{"alice", "bob"}
+
+const demoDomain = "example.test"
+
+// runDemo writes a ready-to-run configuration for the demo domain into a
+// local folder (unless one is there already) and runs the mail system in
+// the foreground on unprivileged loopback ports.
+func runDemo(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("mailhorn demo", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	dirFlag := fs.String("dir", "demo", "folder holding the demo's configuration, queue, mailboxes and log")
+	port := fs.Int("port", 2525, "SMTP port on 127.0.0.1")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		return 2
+	}
+	dir, err := filepath.Abs(*dirFlag)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
+		return 1
+	}
+	if err := writeDemo(ctx, e, dir, *port); err != nil {
+		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
+		return 1
+	}
+	etc := filepath.Join(dir, "etc")
+	cfg, err := config.Load(etc, func(msg string) { fmt.Fprintf(e.stderr, "mailhorn demo: warning: %s\n", msg) })
+	if err != nil {
+		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
+		return 1
+	}
+	o := master.Options{ConfigDir: etc, LogTo: e.stderr, Ready: func() {
+		fmt.Fprintf(e.stdout, `mailhorn demo: a mail system for %[1]s is running (state in %[2]s).
+  mailboxes: alice@%[1]s, bob@%[1]s (Maildirs under %[2]s/mail/)
+  SMTP:      127.0.0.1:%[3]d
+Send a message:
+  swaks --server 127.0.0.1:%[3]d --from carol@example.net --to alice@%[1]s
+then find it in %[2]s/mail/alice/new/ and its log lines in %[4]s.
+Configuration: %[5]s/main.cf (try: bin/mailhorn conf -c %[5]s -n). Stop with Ctrl-C.
+`, demoDomain, dir, *port, cfg.Get("maillog_file"), etc)
+	}}
+	if err := master.Run(ctx, o); err != nil {
+		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// writeDemo lays out the demo folder. An existing main.cf is kept, so the
+// demo can be edited and restarted.
+func writeDemo(ctx context.Context, e *env, dir string, port int) error {
+	etc := filepath.Join(dir, "etc")
+	for _, d := range []string{etc, filepath.Join(dir, "mail"), filepath.Join(dir, "spool"), filepath.Join(dir, "data")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	uid, gid := os.Getuid(), os.Getgid()
+	owner := ""
+	if uid == 0 {
+		// As root the mail system drops to mail_owner; the demo creates
+		// that account if the machine lacks it.
+		var err error
+		if uid, gid, err = demoMailOwner(); err != nil {
+			return err
+		}
+		owner = "mail_owner = mailhorn\n"
+		for _, d := range []string{"mail", "spool", "data"} {
+			if err := os.Chown(filepath.Join(dir, d), uid, gid); err != nil {
+				return err
+			}
+		}
+		if err := reachable(dir, uid); err != nil {
+			return err
+		}
+	}
+	mainCF := filepath.Join(etc, "main.cf")
+	if _, err := os.Stat(mainCF); errors.Is(err, os.ErrNotExist) {
+		text := fmt.Sprintf(`# mailhorn demo configuration (Postfix main.cf syntax). Edit and restart.
+myhostname = mail.%[1]s
+mydomain = %[1]s
+myorigin = $mydomain
+# No local (Unix account) delivery in the demo: all mail for %[1]s goes to
+# virtual mailboxes.
+mydestination =
+inet_interfaces = loopback-only
+mynetworks = 127.0.0.0/8, [::1]/128
+queue_directory = %[2]s/spool
+data_directory = %[2]s/data
+maillog_file = %[2]s/maillog
+alias_maps = hash:%[2]s/etc/aliases
+alias_database = hash:%[2]s/etc/aliases
+virtual_mailbox_domains = %[1]s
+virtual_mailbox_base = %[2]s/mail
+virtual_mailbox_maps = hash:%[2]s/etc/vmailbox
+virtual_alias_maps = hash:%[2]s/etc/virtual
+virtual_uid_maps = static:%[3]d
+virtual_gid_maps = static:%[4]d
+virtual_minimum_uid = %[3]d
+%[5]s`, demoDomain, dir, uid, gid, owner)
+		if err := os.WriteFile(mainCF, []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	masterCF := filepath.Join(etc, "master.cf")
+	if _, err := os.Stat(masterCF); errors.Is(err, os.ErrNotExist) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# mailhorn demo services: SMTP on 127.0.0.1:%d instead of port 25.\n", port)
+		fmt.Fprintf(&b, "127.0.0.1:%d inet n - n - - smtpd\n", port)
+		for _, line := range strings.SplitAfter(config.DefaultMasterCF, "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[1] == "inet" {
+				continue
+			}
+			b.WriteString(line)
+		}
+		if err := os.WriteFile(masterCF, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	tables := map[string][][2]string{
+		"vmailbox": nil,
+		"virtual":  {{"postmaster@" + demoDomain, "alice@" + demoDomain}, {"abuse@" + demoDomain, "alice@" + demoDomain}},
+		"aliases":  {{"postmaster", "alice@" + demoDomain}, {"mailer-daemon", "postmaster"}},
+	}
+	for _, u := range demoUsers {
+		tables["vmailbox"] = append(tables["vmailbox"], [2]string{u + "@" + demoDomain, u + "/"})
+	}
+	for name, entries := range tables {
+		if err := writeDemoTable(ctx, e, etc, filepath.Join(etc, name), entries); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeDemoTable writes a table's source (once) and builds its index with
+// the same code as mailhorn map and mailhorn alias.
+func writeDemoTable(ctx context.Context, e *env, etc, path string, entries [][2]string) error {
+	aliases := strings.HasSuffix(path, "aliases")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		var b strings.Builder
+		for _, kv := range entries {
+			if aliases {
+				b.WriteString(kv[0] + ": " + kv[1] + "\n")
+			} else {
+				b.WriteString(kv[0] + " " + kv[1] + "\n")
+			}
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	build := runMap
+	if aliases {
+		build = runAlias
+	}
+	if build(ctx, e, []string{"-c", etc, "hash:" + path}) != 0 {
+		return fmt.Errorf("could not build %s", path)
+	}
+	return nil
+}
+
+// demoMailOwner returns the mailhorn account, creating it when missing.
+func demoMailOwner() (int, int, error) {
+	u, err := user.Lookup("mailhorn")
+	if err != nil {
+		out, cerr := exec.Command("useradd", "--system", "--home-dir", "/nonexistent", "--no-create-home",
+			"--shell", "/usr/sbin/nologin", "mailhorn").CombinedOutput()
+		if cerr != nil {
+			return 0, 0, fmt.Errorf("create the mailhorn account: %v: %s", cerr, out)
+		}
+		if u, err = user.Lookup("mailhorn"); err != nil {
+			return 0, 0, err
+		}
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+// reachable checks that uid can reach dir (every parent searchable), so
+// that the mail system, once it has dropped root, can work there.
+func reachable(dir string, uid int) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s is not searchable by others (mode %v): the mail system runs as the unprivileged mail_owner; choose another -dir, e.g. -dir /var/tmp/mailhorn-demo", d, st.Mode().Perm())
+		}
+		if d == "/" {
+			return nil
+		}
+	}
+}

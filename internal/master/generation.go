@@ -1,0 +1,232 @@
+package master
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"mailhorn/internal/cleanup"
+	"mailhorn/internal/config"
+	"mailhorn/internal/deliver"
+	"mailhorn/internal/deliver/discard"
+	"mailhorn/internal/deliver/reject"
+	"mailhorn/internal/deliver/virtual"
+	"mailhorn/internal/maillog"
+	"mailhorn/internal/maps"
+	"mailhorn/internal/queue"
+	"mailhorn/internal/rewrite"
+	"mailhorn/internal/smtpd"
+	"mailhorn/internal/store"
+)
+
+// generation is everything built from one reading of main.cf and
+// master.cf. A reload builds a new generation for new connections and
+// deliveries; the old one serves its open sessions to their end and is
+// then closed, so a reload drops no connection.
+type generation struct {
+	cfg      *config.Config
+	services []config.Service
+	rw       *rewrite.Rewriter
+	cleanup  *cleanup.Cleanup
+	agents   map[string]deliver.Agent // by master.cf service name
+	smtpd    map[string]*smtpd.Server // by master.cf service name (inet smtpd)
+	closers  []io.Closer
+
+	sessions sync.WaitGroup // SMTP sessions served by this generation
+}
+
+// shared is what outlives generations: the queue, the queue manager's
+// notifier, the logs, the Maildir writer.
+type shared struct {
+	queue    *queue.Queue
+	notify   cleanup.Notifier
+	mailLog  *maillog.Logger
+	log      *slog.Logger
+	maildirs *store.Writer
+}
+
+func buildGeneration(ctx context.Context, cfg *config.Config, services []config.Service, sh *shared) (*generation, error) {
+	g := &generation{cfg: cfg, services: services, agents: map[string]deliver.Agent{}, smtpd: map[string]*smtpd.Server{}}
+	ok := false
+	defer func() {
+		if !ok {
+			g.close()
+		}
+	}()
+	rw, err := rewrite.New(ctx, cfg, rewrite.Options{})
+	if err != nil {
+		return nil, err
+	}
+	g.rw = rw
+	g.closers = append(g.closers, rw)
+	g.cleanup = cleanup.New(sh.queue, cleanupRewriter{rw}, sh.notify, sh.mailLog.Service("cleanup"), cleanup.OptionsFromConfig(cfg))
+
+	for _, svc := range services {
+		switch {
+		case svc.Type == "inet" && svc.Command == "smtpd":
+			scfg, err := svc.Config(cfg)
+			if err != nil {
+				return nil, err
+			}
+			srv, err := g.smtpServer(scfg, svc, sh)
+			if err != nil {
+				return nil, fmt.Errorf("%s, line %d: service %s: %w", svc.File, svc.Line, svc.Name, err)
+			}
+			g.smtpd[svc.Name] = srv
+		case svc.Type == "unix":
+			scfg, err := svc.Config(cfg)
+			if err != nil {
+				return nil, err
+			}
+			a, err := g.agent(scfg, svc, sh)
+			if err != nil {
+				return nil, fmt.Errorf("%s, line %d: service %s: %w", svc.File, svc.Line, svc.Name, err)
+			}
+			if a != nil {
+				g.agents[svc.Name] = a
+			}
+		}
+	}
+	ok = true
+	return g, nil
+}
+
+// agent builds the delivery agent a master.cf service runs, or nil for
+// services that are not delivery agents or not available yet.
+func (g *generation) agent(cfg *config.Config, svc config.Service, sh *shared) (deliver.Agent, error) {
+	switch svc.Command {
+	case "discard":
+		return discard.Agent{}, nil
+	case "error":
+		return reject.Agent{}, nil
+	case "retry":
+		return reject.Agent{Retry: true}, nil
+	case "virtual":
+		return g.virtualAgent(cfg, sh)
+	}
+	return nil, nil
+}
+
+func (g *generation) virtualAgent(cfg *config.Config, sh *shared) (deliver.Agent, error) {
+	a := &virtual.Agent{
+		Base:        cfg.Get("virtual_mailbox_base"),
+		MinUID:      cfg.Int("virtual_minimum_uid"),
+		SizeLimit:   cfg.Size("virtual_mailbox_limit"),
+		HeaderLimit: cfg.Size("header_size_limit"),
+		Writer:      sh.maildirs,
+	}
+	for _, t := range []struct {
+		param string
+		dst   *maps.Table
+	}{{"virtual_mailbox_maps", &a.Mailboxes}, {"virtual_uid_maps", &a.UIDs}, {"virtual_gid_maps", &a.GIDs}} {
+		specs := cfg.List(t.param)
+		if len(specs) == 0 {
+			continue
+		}
+		l, err := maps.OpenList(specs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.param, err)
+		}
+		g.closers = append(g.closers, l)
+		*t.dst = l
+	}
+	return a, nil
+}
+
+func (g *generation) smtpServer(cfg *config.Config, svc config.Service, sh *shared) (*smtpd.Server, error) {
+	o := smtpd.DefaultOptions()
+	o.Hostname = cfg.Get("myhostname")
+	o.MailName = cfg.Get("mail_name")
+	o.Banner = cfg.Get("smtpd_banner")
+	o.MessageSizeLimit = cfg.Size("message_size_limit")
+	o.RecipientLimit = cfg.Int("smtpd_recipient_limit")
+	o.RcptOvershootLimit = cfg.Int("smtpd_recipient_overshoot_limit")
+	o.LineLengthLimit = cfg.Int("line_length_limit")
+	o.Timeout = cfg.Duration("smtpd_timeout")
+	o.HardErrorLimit = cfg.Int("smtpd_hard_error_limit")
+	o.SoftErrorLimit = cfg.Int("smtpd_soft_error_limit")
+	o.ErrorSleep = cfg.Duration("smtpd_error_sleep_time")
+	o.JunkCommandLimit = cfg.Int("smtpd_junk_command_limit")
+	o.ConnLimit = cfg.Int("smtpd_client_connection_count_limit")
+	o.DisableVRFY = cfg.Bool("disable_vrfy_command")
+	o.SMTPUTF8 = cfg.Bool("smtputf8_enable")
+	o.HeloRequired = cfg.Bool("smtpd_helo_required")
+	switch v := cfg.Get("smtpd_forbid_bare_newline"); v {
+	case "normalize", "yes":
+		o.BareNewline = smtpd.BareNewlineNormalize
+	case "reject":
+		o.BareNewline = smtpd.BareNewlineReject
+	case "no":
+		o.BareNewline = smtpd.BareNewlineAllow
+	default:
+		return nil, fmt.Errorf("smtpd_forbid_bare_newline = %s: want normalize, yes, reject or no", v)
+	}
+	if cert, key := cfg.Get("smtpd_tls_cert_file"), cfg.Get("smtpd_tls_key_file"); cert != "" || key != "" {
+		if key == "" {
+			key = cert // Postfix allows both in one file
+		}
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("smtpd_tls_cert_file/smtpd_tls_key_file: %w", err)
+		}
+		o.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+		o.RequireTLS = cfg.Get("smtpd_tls_security_level") == "encrypt"
+	} else if cfg.Get("smtpd_tls_security_level") == "encrypt" {
+		return nil, errors.New("smtpd_tls_security_level = encrypt needs smtpd_tls_cert_file")
+	}
+	exempt, err := maps.ParseNetList(cfg.List("smtpd_client_event_limit_exceptions"), nil)
+	if err != nil {
+		return nil, fmt.Errorf("smtpd_client_event_limit_exceptions: %w", err)
+	}
+	g.closers = append(g.closers, exempt)
+	o.ConnLimitExempt = func(a netip.Addr) bool {
+		ok, err := exempt.Match(context.Background(), a)
+		return ok && err == nil
+	}
+	o.LookupName = func(ctx context.Context, a netip.Addr) string {
+		return smtpd.ResolveName(ctx, net.DefaultResolver, a)
+	}
+	pol, err := newPolicy(cfg, g.rw, sh.log)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, closerFunc(pol.close))
+	return &smtpd.Server{
+		Opts:      o,
+		Policy:    pol,
+		Submitter: g.cleanup,
+		MailLog:   sh.mailLog.Service(serviceLogName(svc)),
+		Log:       sh.log,
+	}, nil
+}
+
+// serviceLogName is the program name on a service's log lines, as Postfix
+// writes it: the command ("smtpd", "virtual") when the service is named
+// after it or is a plain host:port listener, else "service/command"
+// ("submission/smtpd", "relay/smtp").
+func serviceLogName(svc config.Service) string {
+	if svc.Name == svc.Command || svc.Name == "smtp" && svc.Type == "inet" {
+		return svc.Command
+	}
+	if _, err := strconv.Atoi(svc.Port); err == nil && svc.Type == "inet" {
+		return svc.Command
+	}
+	return svc.Name + "/" + svc.Command
+}
+
+type closerFunc func()
+
+func (f closerFunc) Close() error { f(); return nil }
+
+func (g *generation) close() {
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		g.closers[i].Close()
+	}
+}

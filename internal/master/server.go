@@ -1,0 +1,348 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"mailhorn/internal/config"
+	"mailhorn/internal/deliver"
+	"mailhorn/internal/maillog"
+	"mailhorn/internal/qmgr"
+	"mailhorn/internal/queue"
+	"mailhorn/internal/store"
+)
+
+// Options are what Run needs besides the configuration directory.
+type Options struct {
+	ConfigDir string
+	// LogTo receives the mail log and the operational log when maillog_file
+	// is not set and Syslog is false (stderr for start-fg).
+	LogTo io.Writer
+	// Syslog sends the logs to the local syslog daemon when maillog_file is
+	// not set (a daemon started with "mailhorn start").
+	Syslog bool
+	// Reload asks for main.cf, master.cf and the tables to be read again.
+	Reload <-chan struct{}
+	// Ready is called once the listeners accept connections.
+	Ready func()
+	// ShutdownGrace bounds how long open SMTP sessions may go on at stop.
+	ShutdownGrace time.Duration
+	// NoPrivilegeDrop keeps a root process root (tests that run the server
+	// in-process). Never set it in production.
+	NoPrivilegeDrop bool
+}
+
+// deliveryCommands are the master.cf commands that are delivery agents:
+// each service running one is a transport the queue manager can use.
+var deliveryCommands = map[string]bool{
+	"local": true, "virtual": true, "smtp": true, "lmtp": true, "pipe": true,
+	"discard": true, "error": true, "retry": true,
+}
+
+// Run is the mail system: it reads the configuration, takes the queue's pid
+// file, binds the listeners, drops privileges when started as root, and
+// runs the queue manager and the SMTP services until ctx is done.
+func Run(ctx context.Context, o Options) error {
+	if o.LogTo == nil {
+		o.LogTo = os.Stderr
+	}
+	if o.ShutdownGrace == 0 {
+		o.ShutdownGrace = 10 * time.Second
+	}
+	cfg, services, err := load(o.ConfigDir, o.LogTo)
+	if err != nil {
+		return err
+	}
+	qdir := cfg.Get("queue_directory")
+	if err := os.MkdirAll(qdir, 0o755); err != nil {
+		return fmt.Errorf("queue_directory: %w", err)
+	}
+	pid, err := LockPID(PIDPath(qdir))
+	if err != nil {
+		return err
+	}
+	defer pid.Release()
+
+	var ml *maillog.Logger
+	switch f := cfg.Get("maillog_file"); {
+	case f != "":
+		lf, err := os.OpenFile(f, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return fmt.Errorf("maillog_file: %w", err)
+		}
+		defer lf.Close()
+		ml = maillog.New(lf, cfg.Get("syslog_name"), cfg.Get("myhostname"))
+	case o.Syslog:
+		if ml, err = maillog.NewSyslog(cfg.Get("syslog_name"), cfg.Get("myhostname")); err != nil {
+			return fmt.Errorf("%w (set maillog_file to log to a file instead)", err)
+		}
+	default:
+		ml = maillog.New(o.LogTo, cfg.Get("syslog_name"), cfg.Get("myhostname"))
+	}
+	// Operational messages (start, stop, reload, errors) share the mail
+	// log, as in Postfix, under the program name "master".
+	log := slog.New(slog.NewTextHandler(lineWriter{ml.Service("master")}, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+
+	q, err := queue.Open(qdir, queue.NewIDSource(os.Getpid(), nil))
+	if err != nil {
+		return err
+	}
+	lns, err := bind(ctx, cfg, services)
+	if err != nil {
+		return err
+	}
+	defer closeListeners(lns)
+	if os.Geteuid() == 0 && !o.NoPrivilegeDrop {
+		uid, gid, err := mailOwner(cfg.Get("mail_owner"))
+		if err != nil {
+			return err
+		}
+		if err := chownTree(qdir, uid, gid); err != nil {
+			return fmt.Errorf("queue_directory: %w", err)
+		}
+		if err := dropPrivileges(uid, gid); err != nil {
+			return err
+		}
+	}
+
+	m := &master{opts: o, log: log, live: map[*generation]bool{}}
+	var mgr *qmgr.Manager
+	sh := &shared{
+		queue:    q,
+		notify:   notifyFunc(func(id string) { mgr.Queued(id) }),
+		mailLog:  ml,
+		log:      log,
+		maildirs: store.NewWriter(cfg.Get("myhostname")),
+	}
+	m.sh = sh
+	g, err := buildGeneration(ctx, cfg, services, sh)
+	if err != nil {
+		return err
+	}
+	m.cur.p.Store(g)
+	m.live[g] = true
+
+	agents := map[string]deliver.Agent{}
+	agentLogs := map[string]*maillog.Service{}
+	maxproc := map[string]int{}
+	for _, svc := range services {
+		if svc.Type == "unix" && deliveryCommands[svc.Command] {
+			agents[svc.Name] = agent{cur: &m.cur, name: svc.Name}
+			agentLogs[svc.Name] = ml.Service(serviceLogName(svc))
+			maxproc[svc.Name] = svc.ProcessLimit(cfg)
+		}
+	}
+	mgr = qmgr.New(qmgr.Options{
+		Queue: q, Agents: agents, Resolver: &m.cur, Submitter: &m.cur,
+		Log: ml.Service("qmgr"), AgentLogs: agentLogs,
+		Settings: qmgr.SettingsFromConfig(cfg, maxproc),
+	})
+	qctx, stopQmgr := context.WithCancel(context.WithoutCancel(ctx))
+	qdone := make(chan error, 1)
+	go func() { qdone <- mgr.Run(qctx) }()
+
+	var accepting sync.WaitGroup
+	for _, l := range lns {
+		accepting.Add(1)
+		go func() {
+			defer accepting.Done()
+			m.accept(ctx, l)
+		}()
+	}
+	log.Info("daemon started", "version", cfg.Get("mail_version"), "config", o.ConfigDir)
+	if o.Ready != nil {
+		o.Ready()
+	}
+
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-o.Reload:
+			m.reload(ctx)
+		}
+	}
+
+	log.Info("daemon stopping")
+	closeListeners(lns)
+	accepting.Wait()
+	m.shutdown()
+	stopQmgr()
+	qerr := <-qdone
+	m.mu.Lock()
+	for g := range m.live {
+		g.close()
+	}
+	m.mu.Unlock()
+	if qerr != nil && !errors.Is(qerr, context.Canceled) {
+		return qerr
+	}
+	return nil
+}
+
+func load(dir string, logw io.Writer) (*config.Config, []config.Service, error) {
+	cfg, err := config.Load(dir, func(msg string) { fmt.Fprintf(logw, "mailhorn: warning: %s\n", msg) })
+	if err != nil {
+		return nil, nil, err
+	}
+	services, err := config.LoadMaster(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, services, nil
+}
+
+// master is the running system.
+type master struct {
+	opts Options
+	log  *slog.Logger
+	sh   *shared
+	cur  current
+
+	mu   sync.Mutex
+	live map[*generation]bool // generations with sessions or in service
+}
+
+// accept hands each connection to the SMTP server of the current
+// generation.
+func (m *master) accept(ctx context.Context, l listener) {
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			m.log.Error("accept", "service", l.svc.Name, "err", err)
+			time.Sleep(100 * time.Millisecond) // EMFILE and the like: do not spin
+			continue
+		}
+		g := m.cur.get()
+		srv := g.smtpd[l.svc.Name]
+		if srv == nil {
+			// The service left master.cf at a reload; its socket stays
+			// bound until a restart.
+			io.WriteString(c, "421 4.3.0 Service not available, closing transmission channel\r\n")
+			c.Close()
+			continue
+		}
+		g.sessions.Add(1)
+		go func() {
+			defer g.sessions.Done()
+			srv.ServeConn(ctx, c)
+		}()
+	}
+}
+
+// reload reads the configuration again. On error the running generation
+// stays, and the error is logged: a typo in main.cf never stops the mail.
+func (m *master) reload(ctx context.Context) {
+	old := m.cur.get()
+	cfg, services, err := load(m.opts.ConfigDir, m.opts.LogTo)
+	if err == nil && !sameListeners(old.services, services) {
+		m.log.Warn("reload: listener changes in master.cf need a restart; other changes take effect")
+	}
+	var g *generation
+	if err == nil {
+		g, err = buildGeneration(ctx, cfg, services, m.sh)
+	}
+	if err != nil {
+		m.log.Error("reload failed; keeping the running configuration", "err", err)
+		return
+	}
+	m.mu.Lock()
+	m.live[g] = true
+	m.mu.Unlock()
+	m.cur.p.Store(g)
+	m.log.Info("reload: configuration and tables read again")
+	go func() {
+		old.sessions.Wait()
+		m.mu.Lock()
+		delete(m.live, old)
+		m.mu.Unlock()
+		old.close()
+	}()
+}
+
+func sameListeners(a, b []config.Service) bool {
+	key := func(ss []config.Service) map[string]bool {
+		k := map[string]bool{}
+		for _, s := range ss {
+			if s.Type == "inet" {
+				k[s.Name+"/"+s.Command] = true
+			}
+		}
+		return k
+	}
+	ka, kb := key(a), key(b)
+	if len(ka) != len(kb) {
+		return false
+	}
+	for k := range ka {
+		if !kb[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// shutdown ends the SMTP sessions of every generation: idle ones at once
+// with 421, busy ones when they finish or at the grace deadline.
+func (m *master) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.ShutdownGrace)
+	defer cancel()
+	m.mu.Lock()
+	var gens []*generation
+	for g := range m.live {
+		gens = append(gens, g)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, g := range gens {
+		for _, srv := range g.smtpd {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				srv.Shutdown(ctx)
+			}()
+		}
+	}
+	wg.Wait()
+	for _, g := range gens {
+		g.sessions.Wait()
+	}
+}
+
+// lineWriter turns each line slog writes into a mail log line.
+type lineWriter struct{ s *maillog.Service }
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	w.s.Printf("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+type notifyFunc func(id string)
+
+func (f notifyFunc) Queued(id string) { f(id) }
+
+func discardLogs() (*maillog.Logger, *slog.Logger) {
+	return maillog.New(io.Discard, "mailhorn", "localhost"), slog.New(slog.NewTextHandler(io.Discard, nil))
+}
