@@ -2,12 +2,17 @@
 GO ?= go
 BIN := bin/mailhorn
 
-.PHONY: all build test test-deps vet fmt-check docs bench-maps clean
+.PHONY: all build demo test test-deps vet fmt-check docs bench-maps clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mailhorn
+
+# A working mail system for example.test in ./demo, SMTP on 127.0.0.1:2525,
+# in the foreground (Ctrl-C stops it).
+demo: build
+	./$(BIN) demo
 
 # The whole test suite: installs the real peers it needs (Postfix, swaks, ...)
 # when missing, then checks formatting, vet, and runs every test with the race

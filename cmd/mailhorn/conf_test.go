@@ -52,7 +52,7 @@ func TestConfMatchesPostconf(t *testing.T) {
 		{"-x", "mydestination", "smtpd_banner", "relayhost", "myorigin", "mynetworks", "mydomain"},
 		{"-h", "mydestination", "smtpd_banner", "smtpd_recipient_restrictions"},
 		{"-xh", "relay_destination_concurrency_limit", "smtp_destination_rate_delay", "local_destination_recipient_limit"},
-		{"-f", "smtpd_recipient_restrictions", "smtpd_relay_restrictions"},
+		{"-f", "smtpd_recipient_restrictions", "smtpd_client_event_limit_exceptions", "relay_domains"},
 	}
 	for name, text := range postfixtest.Corpus(t, "../..") {
 		dir := confDir(t, text, master)

@@ -37,6 +37,15 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
 		return 1
 	}
+	if os.Getuid() == 0 && !dirGiven(fs, "dir") {
+		// As root the mail system drops to an unprivileged account, which
+		// cannot reach a folder under a private home such as /root.
+		if err := reachable(filepath.Dir(dir), -1); err != nil {
+			alt := "/var/tmp/mailhorn-demo"
+			fmt.Fprintf(e.stderr, "mailhorn demo: %v\nmailhorn demo: using %s instead\n", err, alt)
+			dir = alt
+		}
+	}
 	if err := writeDemo(ctx, e, dir, *port); err != nil {
 		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
 		return 1
@@ -196,9 +205,16 @@ func demoMailOwner() (int, int, error) {
 	return uid, gid, nil
 }
 
-// reachable checks that uid can reach dir (every parent searchable), so
-// that the mail system, once it has dropped root, can work there.
-func reachable(dir string, uid int) error {
+func dirGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// reachable checks that an unprivileged account can reach dir (every
+// parent searchable by others), so that the mail system, once it has
+// dropped root, can work there.
+func reachable(dir string, _ int) error {
 	for d := dir; ; d = filepath.Dir(d) {
 		st, err := os.Stat(d)
 		if err != nil {

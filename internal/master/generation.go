@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"sync"
 
+	"mailhorn/internal/aliases"
 	"mailhorn/internal/cleanup"
 	"mailhorn/internal/config"
 	"mailhorn/internal/deliver"
 	"mailhorn/internal/deliver/discard"
+	"mailhorn/internal/deliver/local"
 	"mailhorn/internal/deliver/reject"
 	"mailhorn/internal/deliver/virtual"
 	"mailhorn/internal/maillog"
@@ -110,8 +112,25 @@ func (g *generation) agent(cfg *config.Config, svc config.Service, sh *shared) (
 		return reject.Agent{Retry: true}, nil
 	case "virtual":
 		return g.virtualAgent(cfg, sh)
+	case "local":
+		return g.localAgent(cfg, svc, sh)
 	}
 	return nil, nil
+}
+
+func (g *generation) localAgent(cfg *config.Config, svc config.Service, sh *shared) (deliver.Agent, error) {
+	tables, err := aliases.OpenTables(cfg.List("alias_maps"))
+	if err != nil {
+		return nil, fmt.Errorf("alias_maps: %w", err)
+	}
+	g.closers = append(g.closers, closerFunc(func() { aliases.CloseTables(tables) }))
+	x := aliases.New(cfg, tables)
+	rw := g.rw
+	x.IsLocal = func(domain string) bool {
+		ok, err := rw.IsLocal(context.Background(), domain)
+		return ok && err == nil
+	}
+	return local.New(cfg, x, local.SystemUsers{}, sh.maildirs, g.cleanup, sh.mailLog.Service(serviceLogName(svc))), nil
 }
 
 func (g *generation) virtualAgent(cfg *config.Config, sh *shared) (deliver.Agent, error) {
