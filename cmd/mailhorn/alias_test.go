@@ -4,71 +4,19 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-	"time"
+
+	"mailhorn/internal/config/postfixtest"
 )
 
-// runAliasTest runs mailhorn alias (or newaliases) in-process with an empty
-// configuration directory unless args name one.
-func runAliasTest(t *testing.T, run func(context.Context, *env, []string) int, stdin string, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	code := run(context.Background(), e, args)
-	return out.String(), errb.String(), code
-}
-
-// postaliasBin finds the reference postalias, skipping the test when
-// Postfix is not installed (failing under CI, where make test installs it).
-func postaliasBin(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("postalias")
-	if err != nil {
-		if p, err = exec.LookPath("/usr/sbin/postalias"); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("postalias (Postfix) is required in CI: install the postfix package")
-			}
-			t.Skip("postalias (Postfix) not installed: skipping the differential test")
-		}
-	}
-	return p
-}
-
-// postaliasConf writes a main.cf for postalias: the host named (no DNS),
-// compatibility level 3.6 (UTF-8 key folding, as mailhorn does) and an old
-// mtime (Postfix waits while main.cf looks freshly edited).
+// postaliasConf is a main.cf for postalias: the host named (no DNS) and
+// compatibility level 3.6 (UTF-8 key folding, as mailhorn does).
 func postaliasConf(t *testing.T) string {
 	t.Helper()
-	cf := t.TempDir()
-	p := filepath.Join(cf, "main.cf")
-	if err := os.WriteFile(p, []byte("compatibility_level = 3.6\nmyhostname = mail.example.com\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(p, old, old); err != nil {
-		t.Fatal(err)
-	}
-	return cf
-}
-
-func runPostaliasCmd(t *testing.T, bin, cf, stdin string, args ...string) (string, int) {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"-c", cf}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("postalias: %v", err)
-	}
-	return out.String(), code
+	return postfixConf(t, "compatibility_level = 3.6\nmyhostname = mail.example.com\n")
 }
 
 // TestAliasQueryMatchesPostalias builds each aliases corpus file with both
@@ -76,7 +24,7 @@ func runPostaliasCmd(t *testing.T, bin, cf, stdin string, args ...string) (strin
 // variants of it and names that are not there: one by one with -q key
 // (value and exit code) and all at once with -q -.
 func TestAliasQueryMatchesPostalias(t *testing.T) {
-	bin := postaliasBin(t)
+	bin := postfixtest.Tool(t, "postalias")
 	files, err := filepath.Glob("../../internal/aliases/testdata/corpus/*.aliases")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus: %v", err)
@@ -91,16 +39,16 @@ func TestAliasQueryMatchesPostalias(t *testing.T) {
 			dir := t.TempDir()
 			pf := writeFile(t, dir, "postfix-aliases", string(data))
 			mf := writeFile(t, dir, "mailhorn-aliases", string(data))
-			if _, code := runPostaliasCmd(t, bin, cf, "", "hash:"+pf); code != 0 {
+			if _, code := runPostfix(t, bin, cf, "", "hash:"+pf); code != 0 {
 				t.Fatalf("postalias build failed")
 			}
-			if _, errs, code := runAliasTest(t, runAlias, "", "-c", t.TempDir(), "hash:"+mf); code != 0 {
+			if _, errs, code := runCommand(t, runAlias, "", "-c", t.TempDir(), "hash:"+mf); code != 0 {
 				t.Fatalf("mailhorn alias build: %d %s", code, errs)
 			}
 
 			// The keys: everything postalias stored, in upper case too,
 			// plus a few that are nowhere.
-			dump, _ := runPostaliasCmd(t, bin, cf, "", "-s", "hash:"+pf)
+			dump, _ := runPostfix(t, bin, cf, "", "-s", "hash:"+pf)
 			keys := []string{"nosuchalias", "@", "Root", "owner-list"}
 			for _, l := range strings.Split(dump, "\n") {
 				k, _, ok := strings.Cut(l, ":\t")
@@ -110,15 +58,15 @@ func TestAliasQueryMatchesPostalias(t *testing.T) {
 				keys = append(keys, k, strings.ToUpper(k))
 			}
 			for _, k := range keys {
-				want, wcode := runPostaliasCmd(t, bin, cf, "", "-q", k, "hash:"+pf)
-				got, errs, gcode := runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-q", k, "hash:"+mf)
+				want, wcode := runPostfix(t, bin, cf, "", "-q", k, "hash:"+pf)
+				got, errs, gcode := runCommand(t, runAlias, "", "-c", t.TempDir(), "-q", k, "hash:"+mf)
 				if got != want || gcode != wcode {
 					t.Errorf("-q %q: mailhorn %q (exit %d, %s), postalias %q (exit %d)", k, got, gcode, errs, want, wcode)
 				}
 			}
 			batch := strings.Join(keys, "\n") + "\n"
-			want, wcode := runPostaliasCmd(t, bin, cf, batch, "-q", "-", "hash:"+pf)
-			got, _, gcode := runAliasTest(t, runAlias, batch, "-c", t.TempDir(), "-q", "-", "hash:"+mf)
+			want, wcode := runPostfix(t, bin, cf, batch, "-q", "-", "hash:"+pf)
+			got, _, gcode := runCommand(t, runAlias, batch, "-c", t.TempDir(), "-q", "-", "hash:"+mf)
 			if got != want || gcode != wcode {
 				t.Errorf("-q -: mailhorn (exit %d)\n%s\npostalias (exit %d)\n%s", gcode, got, wcode, want)
 			}
@@ -132,7 +80,7 @@ func TestAliasQueryMatchesPostalias(t *testing.T) {
 					wantS = append(wantS, l)
 				}
 			}
-			gotDump, _, _ := runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-s", "hash:"+mf)
+			gotDump, _, _ := runCommand(t, runAlias, "", "-c", t.TempDir(), "-s", "hash:"+mf)
 			gotS := strings.Split(strings.TrimSpace(gotDump), "\n")
 			sort.Strings(wantS)
 			sort.Strings(gotS)
@@ -146,7 +94,7 @@ func TestAliasQueryMatchesPostalias(t *testing.T) {
 func TestAliasBuildWarnings(t *testing.T) {
 	dir := t.TempDir()
 	f := writeFile(t, dir, "aliases", "a: b\nbad\nA: c\n\"\": x\n@x: y\n")
-	_, errs, code := runAliasTest(t, runAlias, "", "-c", t.TempDir(), f)
+	_, errs, code := runCommand(t, runAlias, "", "-c", t.TempDir(), f)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -160,19 +108,19 @@ func TestAliasBuildWarnings(t *testing.T) {
 			t.Errorf("missing %q in\n%s", want, errs)
 		}
 	}
-	out, _, _ := runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-q", "a", f)
+	out, _, _ := runCommand(t, runAlias, "", "-c", t.TempDir(), "-q", "a", f)
 	if out != "b\n" {
 		t.Errorf("first value must win: %q", out)
 	}
 	// -r: the last one wins, silently.
-	_, errs, _ = runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-r", f)
-	out, _, _ = runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-q", "a", f)
+	_, errs, _ = runCommand(t, runAlias, "", "-c", t.TempDir(), "-r", f)
+	out, _, _ = runCommand(t, runAlias, "", "-c", t.TempDir(), "-q", "a", f)
 	if out != "c\n" || strings.Contains(errs, "duplicate") {
 		t.Errorf("-r: %q %q", out, errs)
 	}
 	// -w: the first one wins, silently.
-	_, errs, _ = runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-w", f)
-	out, _, _ = runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-q", "a", f)
+	_, errs, _ = runCommand(t, runAlias, "", "-c", t.TempDir(), "-w", f)
+	out, _, _ = runCommand(t, runAlias, "", "-c", t.TempDir(), "-q", "a", f)
 	if out != "b\n" || strings.Contains(errs, "duplicate") {
 		t.Errorf("-w: %q %q", out, errs)
 	}
@@ -181,9 +129,9 @@ func TestAliasBuildWarnings(t *testing.T) {
 func TestAliasNoFold(t *testing.T) {
 	dir := t.TempDir()
 	f := writeFile(t, dir, "aliases", "MiXed: v\n")
-	runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-f", f)
+	runCommand(t, runAlias, "", "-c", t.TempDir(), "-f", f)
 	for key, want := range map[string]int{"MiXed": 0, "mixed": 1} {
-		if _, _, code := runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-f", "-q", key, f); code != want {
+		if _, _, code := runCommand(t, runAlias, "", "-c", t.TempDir(), "-f", "-q", key, f); code != want {
 			t.Errorf("-f -q %s: exit %d, want %d", key, code, want)
 		}
 	}
@@ -193,38 +141,38 @@ func TestAliasIncrementalAndDelete(t *testing.T) {
 	dir := t.TempDir()
 	f := writeFile(t, dir, "aliases", "a: b\n")
 	cf := t.TempDir()
-	runAliasTest(t, runAlias, "", "-c", cf, f)
-	_, errs, code := runAliasTest(t, runAlias, "c: d\na: other\n", "-c", cf, "-i", f)
+	runCommand(t, runAlias, "", "-c", cf, f)
+	_, errs, code := runCommand(t, runAlias, "c: d\na: other\n", "-c", cf, "-i", f)
 	if code != 0 || !strings.Contains(errs, `stdin, line 2: duplicate entry: "a"`) {
 		t.Fatalf("-i: exit %d %q", code, errs)
 	}
 	for key, want := range map[string]string{"a": "b\n", "c": "d\n", "@": "@\n"} {
-		if out, _, _ := runAliasTest(t, runAlias, "", "-c", cf, "-q", key, f); out != want {
+		if out, _, _ := runCommand(t, runAlias, "", "-c", cf, "-q", key, f); out != want {
 			t.Errorf("after -i, -q %s = %q, want %q", key, out, want)
 		}
 	}
-	if _, _, code := runAliasTest(t, runAlias, "", "-c", cf, "-d", "A", f); code != 0 {
+	if _, _, code := runCommand(t, runAlias, "", "-c", cf, "-d", "A", f); code != 0 {
 		t.Errorf("-d A: exit %d", code)
 	}
-	if _, _, code := runAliasTest(t, runAlias, "", "-c", cf, "-q", "a", f); code != 1 {
+	if _, _, code := runCommand(t, runAlias, "", "-c", cf, "-q", "a", f); code != 1 {
 		t.Errorf("-q a after -d: exit %d", code)
 	}
-	if _, _, code := runAliasTest(t, runAlias, "", "-c", cf, "-d", "a", f); code != 1 {
+	if _, _, code := runCommand(t, runAlias, "", "-c", cf, "-d", "a", f); code != 1 {
 		t.Errorf("second -d a: exit %d, want 1", code)
 	}
 }
 
 func TestAliasErrors(t *testing.T) {
 	dir := t.TempDir()
-	_, errs, code := runAliasTest(t, runAlias, "", "-c", t.TempDir(), filepath.Join(dir, "missing"))
+	_, errs, code := runCommand(t, runAlias, "", "-c", t.TempDir(), filepath.Join(dir, "missing"))
 	if code != 2 || !strings.HasPrefix(errs, "mailhorn alias: fatal: open "+filepath.Join(dir, "missing")) {
 		t.Errorf("missing source: exit %d %q", code, errs)
 	}
-	_, errs, code = runAliasTest(t, runAlias, "", "-c", t.TempDir(), "-q", "x", filepath.Join(dir, "missing"))
+	_, errs, code = runCommand(t, runAlias, "", "-c", t.TempDir(), "-q", "x", filepath.Join(dir, "missing"))
 	if code != 2 || !strings.Contains(errs, "fatal") {
 		t.Errorf("missing table: exit %d %q", code, errs)
 	}
-	if _, errs, code = runAliasTest(t, runAlias, "", "-c", t.TempDir()); code != 2 || !strings.Contains(errs, "usage") {
+	if _, errs, code = runCommand(t, runAlias, "", "-c", t.TempDir()); code != 2 || !strings.Contains(errs, "usage") {
 		t.Errorf("no table: exit %d %q", code, errs)
 	}
 }
@@ -235,13 +183,13 @@ func TestNewaliases(t *testing.T) {
 	b := writeFile(t, dir, "more", "list: x, y\n")
 	cf := t.TempDir()
 	writeFile(t, cf, "main.cf", "alias_database = hash:"+a+", "+b+"\n")
-	if _, errs, code := runAliasTest(t, runNewaliases, "", "-c", cf); code != 0 {
+	if _, errs, code := runCommand(t, runNewaliases, "", "-c", cf); code != 0 {
 		t.Fatalf("newaliases: exit %d %s", code, errs)
 	}
-	if out, _, _ := runAliasTest(t, runAlias, "", "-c", cf, "-q", "root", "hash:"+a); out != "admin\n" {
+	if out, _, _ := runCommand(t, runAlias, "", "-c", cf, "-q", "root", "hash:"+a); out != "admin\n" {
 		t.Errorf("root: %q", out)
 	}
-	if out, _, _ := runAliasTest(t, runAlias, "", "-c", cf, "-q", "list", b); out != "x, y\n" {
+	if out, _, _ := runCommand(t, runAlias, "", "-c", cf, "-q", "list", b); out != "x, y\n" {
 		t.Errorf("list: %q", out)
 	}
 	// The multi-call name and MAILHORN_CONFIG_DIR.
@@ -255,7 +203,7 @@ func TestNewaliases(t *testing.T) {
 	if code := dispatch(context.Background(), e, "newaliases", nil); code != 0 {
 		t.Errorf("newaliases via argv0: exit %d %s", code, errb.String())
 	}
-	if _, _, code := runAliasTest(t, runNewaliases, "", "-c", cf, "extra"); code != 2 {
+	if _, _, code := runCommand(t, runNewaliases, "", "-c", cf, "extra"); code != 2 {
 		t.Errorf("newaliases with an argument: exit %d", code)
 	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +15,7 @@ import (
 // the exit status.
 func runConfIn(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	code := runConf(context.Background(), e, args)
-	return out.String(), errb.String(), code
+	return runCommand(t, runConf, "", args...)
 }
 
 func runPostconf(t *testing.T, args ...string) string {

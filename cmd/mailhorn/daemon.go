@@ -34,14 +34,20 @@ func daemonFlags(e *env, name string, args []string) (string, bool) {
 	return config.Dir(*dir, e.getenv), true
 }
 
-// pidPath finds the pid file of the configuration's queue.
-func pidPath(e *env, dir string) (string, bool) {
+// daemonPID parses the flags of a daemon command and finds the pid file of
+// the configuration's queue. code is the exit status when that failed
+// (2: usage, 1: configuration), else 0.
+func daemonPID(e *env, name string, args []string) (dir, pidFile string, code int) {
+	dir, ok := daemonFlags(e, name, args)
+	if !ok {
+		return "", "", 2
+	}
 	cfg, err := config.Load(dir, func(string) {})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "mailhorn: fatal: %v\n", err)
-		return "", false
+		return "", "", 1
 	}
-	return master.PIDPath(cfg.Get("queue_directory")), true
+	return dir, master.PIDPath(cfg.Get("queue_directory")), 0
 }
 
 // runStartFg runs the mail system in the foreground until SIGTERM or
@@ -84,13 +90,9 @@ func runStartFg(ctx context.Context, e *env, args []string) int {
 // runStart starts the mail system in the background and returns once it
 // accepts connections, or with its error.
 func runStart(ctx context.Context, e *env, args []string) int {
-	dir, ok := daemonFlags(e, "start", args)
-	if !ok {
-		return 2
-	}
-	pp, ok := pidPath(e, dir)
-	if !ok {
-		return 1
+	dir, pp, code := daemonPID(e, "start", args)
+	if code != 0 {
+		return code
 	}
 	if pid, _ := master.Running(pp); pid != 0 {
 		fmt.Fprintf(e.stderr, "mailhorn: fatal: the mail system is already running (pid %d)\n", pid)
@@ -152,13 +154,9 @@ func runReload(ctx context.Context, e *env, args []string) int {
 }
 
 func signalMaster(ctx context.Context, e *env, name string, args []string, sig syscall.Signal) int {
-	dir, ok := daemonFlags(e, name, args)
-	if !ok {
-		return 2
-	}
-	pp, ok := pidPath(e, dir)
-	if !ok {
-		return 1
+	_, pp, code := daemonPID(e, name, args)
+	if code != 0 {
+		return code
 	}
 	pid, err := master.Running(pp)
 	if err != nil || pid == 0 {
@@ -189,13 +187,9 @@ func signalMaster(ctx context.Context, e *env, name string, args []string, sig s
 }
 
 func runStatus(ctx context.Context, e *env, args []string) int {
-	dir, ok := daemonFlags(e, "status", args)
-	if !ok {
-		return 2
-	}
-	pp, ok := pidPath(e, dir)
-	if !ok {
-		return 1
+	_, pp, code := daemonPID(e, "status", args)
+	if code != 0 {
+		return code
 	}
 	pid, err := master.Running(pp)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -1,47 +1,28 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-	"time"
+
+	"mailhorn/internal/config/postfixtest"
 )
 
 // runMapTest runs mailhorn map in-process.
 func runMapTest(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	code := runMap(context.Background(), e, append([]string{"-c", t.TempDir()}, args...))
-	return out.String(), errb.String(), code
-}
-
-// postmapBin finds the reference postmap, skipping the test when Postfix
-// is not installed (failing under CI, where make test installs it).
-func postmapBin(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("postmap")
-	if err != nil {
-		if p, err = exec.LookPath("/usr/sbin/postmap"); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("postmap (Postfix) is required in CI: install the postfix package")
-			}
-			t.Skip("postmap (Postfix) not installed: skipping the differential test")
-		}
-	}
-	return p
+	return runCommand(t, runMap, stdin, append([]string{"-c", t.TempDir()}, args...)...)
 }
 
 // needPostfixType skips (fails under CI) when Postfix lacks a table type
 // that comes in a separate package (postfix-pcre, postfix-sqlite).
 func needPostfixType(t *testing.T, typ string) {
 	t.Helper()
-	out, err := exec.Command("postconf", "-m").Output()
+	// postconf needs a main.cf to read, even for -m.
+	out, err := exec.Command(postfixtest.Tool(t, "postconf"), "-c", postfixConf(t, ""), "-m").Output()
 	if err == nil {
 		for _, l := range strings.Fields(string(out)) {
 			if l == typ {
@@ -60,37 +41,7 @@ func needPostfixType(t *testing.T, typ string) {
 // UTF-8).
 func runPostmap(t *testing.T, bin, stdin string, args ...string) (string, int) {
 	t.Helper()
-	cf := t.TempDir()
-	mainCF := filepath.Join(cf, "main.cf")
-	if err := os.WriteFile(mainCF, []byte("compatibility_level = 3.6\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Postfix pauses when main.cf was just written; make it old.
-	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(mainCF, old, old); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append([]string{"-c", cf}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("postmap: %v", err)
-	}
-	return out.String(), code
-}
-
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return runPostfix(t, bin, postfixConf(t, "compatibility_level = 3.6\n"), stdin, args...)
 }
 
 func sortedLines(s string) string {
@@ -126,7 +77,7 @@ var hashKeys = []string{"foo", "FOO", "Foo", "key", "KEY", "novalue", "mixed@exa
 	"äb@ö.de", "Äb@Ö.de", "ÄB@Ö.DE", "straße", "STRASSE", "strasse"}
 
 func TestMapDifferentialHash(t *testing.T) {
-	pm := postmapBin(t)
+	pm := postfixtest.Tool(t, "postmap")
 	theirs, ours := t.TempDir(), t.TempDir()
 	srcT := writeFile(t, theirs, "table", hashCorpus)
 	srcO := writeFile(t, ours, "table", hashCorpus)
@@ -193,7 +144,7 @@ var regexpKeys = []string{"joe@example.com", "JOE@EXAMPLE.COM", "xy", "xay", "ba
 	"aab", "aaa", "b", "abcd", "sp ace", "zzz"}
 
 func TestMapDifferentialRegexp(t *testing.T) {
-	pm := postmapBin(t)
+	pm := postfixtest.Tool(t, "postmap")
 	src := writeFile(t, t.TempDir(), "re", regexpCorpus)
 	for _, k := range regexpKeys {
 		want, wcode := runPostmap(t, pm, "", "-q", k, "regexp:"+src)
@@ -227,7 +178,7 @@ var cidrKeys = []string{"192.168.1.1", "192.168.2.2", "10.9.9.9", "192.0.2.55", 
 	"foo", "::ffff:192.168.1.1", "010.1.1.1", "1.2.3", "fe80::1%eth0"}
 
 func TestMapDifferentialCIDR(t *testing.T) {
-	pm := postmapBin(t)
+	pm := postfixtest.Tool(t, "postmap")
 	src := writeFile(t, t.TempDir(), "cidr", cidrCorpus)
 	for _, k := range cidrKeys {
 		want, wcode := runPostmap(t, pm, "", "-q", k, "cidr:"+src)
@@ -239,7 +190,7 @@ func TestMapDifferentialCIDR(t *testing.T) {
 }
 
 func TestMapDifferentialInline(t *testing.T) {
-	pm := postmapBin(t)
+	pm := postfixtest.Tool(t, "postmap")
 	cases := []struct{ spec, key string }{
 		{"inline:{a=b, { c = d e }, F=G}", "a"},
 		{"inline:{a=b, { c = d e }, F=G}", "c"},
@@ -337,7 +288,7 @@ const pcreCorpus = `# pcre_table(5) corpus
 `
 
 func TestMapDifferentialPCRE(t *testing.T) {
-	pm := postmapBin(t)
+	pm := postfixtest.Tool(t, "postmap")
 	needPostfixType(t, "pcre")
 	src := writeFile(t, t.TempDir(), "pcre", pcreCorpus)
 	for _, k := range []string{"aaa", "xy", "bz", "zb", "c\nd", "cxd", "UPPER", "upper", "foo.42", "first line", "neg", "zzz"} {
@@ -350,7 +301,7 @@ func TestMapDifferentialPCRE(t *testing.T) {
 }
 
 func TestMapDifferentialSQLite(t *testing.T) {
-	pm := postmapBin(t)
+	pm := postfixtest.Tool(t, "postmap")
 	needPostfixType(t, "sqlite")
 	sqlite, err := exec.LookPath("sqlite3")
 	if err != nil {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +13,7 @@ func runResolveTest(t *testing.T, mainCF string, args ...string) (string, string
 	if err := os.WriteFile(filepath.Join(dir, "main.cf"), []byte(mainCF), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	code := runResolve(context.Background(), e, append([]string{"-c", dir}, args...))
-	return out.String(), errb.String(), code
+	return runCommand(t, runResolve, "", append([]string{"-c", dir}, args...)...)
 }
 
 const resolveMainCF = `myhostname = mail.example.com

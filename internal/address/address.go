@@ -120,13 +120,19 @@ func QuoteLocal(local string) string {
 	if IsDotString(local) {
 		return local
 	}
+	return Quoted(local)
+}
+
+// Quoted gives s as an RFC 5322 quoted-string (§3.2.4): in double quotes,
+// with '"' and '\\' escaped by a backslash.
+func Quoted(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
-	for i := 0; i < len(local); i++ {
-		if local[i] == '"' || local[i] == '\\' {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
 			b.WriteByte('\\')
 		}
-		b.WriteByte(local[i])
+		b.WriteByte(s[i])
 	}
 	b.WriteByte('"')
 	return b.String()

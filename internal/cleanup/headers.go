@@ -229,14 +229,5 @@ func phrase(s string) string {
 	if !strings.ContainsAny(s, "()<>@,;:\\\".[]%!") {
 		return strings.Join(strings.Fields(s), " ")
 	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	b.WriteByte('"')
-	return b.String()
+	return address.Quoted(s)
 }

@@ -37,9 +37,27 @@ const maxValueLen = 1 << 20
 type expander struct {
 	raw    func(name string) (string, bool)
 	isRaw  func(name string) bool
+	test   func(name string) (string, bool) // for ? and :; nil: raw
 	scan   func(name string)
 	cache  map[string]string
 	active []string
+}
+
+// ExpandWith expands text with the syntax above over the names lookup
+// answers instead of main.cf parameters: local(8)'s delivery attributes in
+// forward_path and luser_relay, for example. Values are used as they are,
+// not expanded again. lookup is told whether the value is substituted
+// (use: $name, ${name}) or only tested (${name?...}, ${name:...}), as
+// Postfix's mac_expand tells its lookup function; it returns false for an
+// undefined name, which substitutes as empty.
+func ExpandWith(text string, lookup func(name string, use bool) (string, bool)) (string, error) {
+	x := &expander{
+		raw:   func(name string) (string, bool) { return lookup(name, true) },
+		isRaw: func(string) bool { return true },
+		test:  func(name string) (string, bool) { return lookup(name, false) },
+		cache: map[string]string{},
+	}
+	return x.text(text, 0)
 }
 
 func newExpander(raw func(string) (string, bool), isRaw func(string) bool) *expander {
@@ -217,7 +235,11 @@ func (x *expander) expr(s string, depth int) (string, error) {
 		} else {
 			// Like Postfix, ? and : test the parameter's value as written,
 			// not its expansion.
-			value, _ = x.raw(name)
+			test := x.test
+			if test == nil {
+				test = x.raw
+			}
+			value, _ = test(name)
 		}
 	}
 	if rest == "" {

@@ -47,63 +47,42 @@ func (m *Manager) notifyFailure(msg *message, outs []outcome) error {
 		}
 		return err
 	}
-	var want []outcome
-	for _, o := range outs {
-		if wants(f.Recipients[o.idx].Notify, queue.NotifyFailure) {
-			want = append(want, o)
-		}
-	}
-	if len(want) == 0 {
-		return nil
-	}
-	id, err := m.sendReport(msg, dsn.Failure, want, "", f.Sender, time.Time{})
-	if err == nil && m.log != nil {
-		m.log.Notification(msg.id, "non-delivery", id)
-	}
-	return err
+	return m.notifySender(msg, dsn.Failure, queue.NotifyFailure, outs, time.Time{}, "non-delivery")
 }
 
 // notifyDelay warns the sender that some recipients are still deferred.
 func (m *Manager) notifyDelay(msg *message, outs []outcome, now time.Time) error {
-	f := msg.f
-	if f.Sender == "" || m.isDoubleBounceSender(f.Sender) {
+	if f := msg.f; f.Sender == "" || m.isDoubleBounceSender(f.Sender) {
 		return nil
 	}
-	var want []outcome
-	for _, o := range outs {
-		if wants(f.Recipients[o.idx].Notify, queue.NotifyDelay) {
-			want = append(want, o)
-		}
-	}
-	if len(want) == 0 {
-		return nil
-	}
-	id, err := m.sendReport(msg, dsn.Delay, want, "", f.Sender, now)
-	if err == nil && m.log != nil {
-		m.log.Notification(msg.id, "delay", id)
-	}
-	return err
+	return m.notifySender(msg, dsn.Delay, queue.NotifyDelay, outs, now, "delay")
 }
 
 // notifySuccess tells the sender of deliveries it asked to hear about
 // (NOTIFY=SUCCESS).
 func (m *Manager) notifySuccess(msg *message, outs []outcome) error {
-	f := msg.f
-	if f.Sender == "" || m.isDoubleBounceSender(f.Sender) {
+	if f := msg.f; f.Sender == "" || m.isDoubleBounceSender(f.Sender) {
 		return nil
 	}
+	return m.notifySender(msg, dsn.Success, queue.NotifySuccess, outs, time.Time{}, "delivery")
+}
+
+// notifySender sends the sender a report of kind on those recipients of
+// outs whose NOTIFY asks for bit; what names the notice in the mail log.
+func (m *Manager) notifySender(msg *message, kind dsn.Kind, bit byte, outs []outcome, now time.Time, what string) error {
+	f := msg.f
 	var want []outcome
 	for _, o := range outs {
-		if n := f.Recipients[o.idx].Notify; n != 0 && wants(n, queue.NotifySuccess) {
+		if wants(f.Recipients[o.idx].Notify, bit) {
 			want = append(want, o)
 		}
 	}
 	if len(want) == 0 {
 		return nil
 	}
-	id, err := m.sendReport(msg, dsn.Success, want, "", f.Sender, time.Time{})
+	id, err := m.sendReport(msg, kind, want, "", f.Sender, now)
 	if err == nil && m.log != nil {
-		m.log.Notification(msg.id, "delivery", id)
+		m.log.Notification(msg.id, what, id)
 	}
 	return err
 }

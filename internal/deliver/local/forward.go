@@ -134,7 +134,7 @@ func readForwardFile(path string, before os.FileInfo, u User) ([]byte, error) {
 // forward_send. The original message is then "sent": relayed to the queue.
 func (a *Agent) submitForward(ctx context.Context, rc *rcpt, g forwardGroup) deliver.Result {
 	if a.Submitter == nil {
-		return result(deliver.Deferred, "4.3.5", "mail system configuration error: no queue to forward mail to %s", strings.Join(g.rcpts, ", "))
+		return deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: no queue to forward mail to %s", strings.Join(g.rcpts, ", "))
 	}
 	req := rc.req
 	m := &cleanup.Message{Sender: g.sender, Received: a.received()}
@@ -166,7 +166,7 @@ func (a *Agent) submitForward(ctx context.Context, rc *rcpt, g forwardGroup) del
 	}
 	qf, body, err := req.OpenContent()
 	if err != nil {
-		return result(deliver.Deferred, "4.3.0", "cannot read the queue file: %v", err)
+		return deliver.Resultf(deliver.Deferred, "4.3.0", "cannot read the queue file: %v", err)
 	}
 	defer qf.Close()
 	content := io.MultiReader(strings.NewReader("Delivered-To: "+strings.ToLower(rc.r.Address)+"\n"), body)
@@ -174,11 +174,11 @@ func (a *Agent) submitForward(ctx context.Context, rc *rcpt, g forwardGroup) del
 	if err != nil {
 		var ce *cleanup.Error
 		if errors.As(err, &ce) && !ce.Temporary() {
-			return result(deliver.Bounced, ce.DSN, "cannot forward: %s", ce.Text)
+			return deliver.Resultf(deliver.Bounced, ce.DSN, "cannot forward: %s", ce.Text)
 		}
-		return result(deliver.Deferred, "4.3.0", "cannot forward: %v", err)
+		return deliver.Resultf(deliver.Deferred, "4.3.0", "cannot forward: %v", err)
 	}
-	return result(deliver.Sent, "2.0.0", "forwarded as %s", id)
+	return deliver.Resultf(deliver.Sent, "2.0.0", "forwarded as %s", id)
 }
 
 // received is the Received: header of forwarded mail. Postfix names the

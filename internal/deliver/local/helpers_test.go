@@ -16,6 +16,7 @@ import (
 	"mailhorn/internal/cleanup"
 	"mailhorn/internal/config"
 	"mailhorn/internal/deliver"
+	"mailhorn/internal/deliver/delivertest"
 	"mailhorn/internal/maillog"
 	"mailhorn/internal/maps"
 	"mailhorn/internal/store"
@@ -142,25 +143,10 @@ func newEnv(t *testing.T, settings map[string]string) *env {
 
 func (e *env) home(user string) string { return filepath.Join(e.dir, "home", user) }
 
-// request builds a request over a real file with junk around the content,
-// as in a queue file.
-func request(t *testing.T, content string, rcpts ...string) *deliver.Request {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "qf")
-	if err := os.WriteFile(path, []byte("HEAD"+content+"TAIL"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	req := &deliver.Request{QueueID: "0123456789ABC001", Sender: "alice@remote.test", Path: path, ContentOffset: 4, ContentSize: int64(len(content))}
-	for i, r := range rcpts {
-		req.Recipients = append(req.Recipients, deliver.Recipient{Index: i, Address: r})
-	}
-	return req
-}
-
 // deliver1 delivers content to one recipient and returns the result.
 func (e *env) deliver1(t *testing.T, content, rcpt string) deliver.Result {
 	t.Helper()
-	res := e.a.Deliver(context.Background(), request(t, content, rcpt))
+	res := e.a.Deliver(context.Background(), delivertest.Request(t, content, rcpt))
 	if len(res) != 1 || res[0].Relay != "local" {
 		t.Fatalf("results %+v", res)
 	}

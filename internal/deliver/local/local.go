@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -83,10 +82,6 @@ func (a *Agent) warn(format string, args ...any) {
 	}
 }
 
-func result(st deliver.Status, dsn, format string, args ...any) deliver.Result {
-	return deliver.Result{Status: st, DSN: dsn, Text: fmt.Sprintf(format, args...)}
-}
-
 // owner is whom created files and folders are given to: the user when we
 // run as root, nobody (keep our own) otherwise.
 func (a *Agent) owner(u User) *store.Owner {
@@ -98,30 +93,9 @@ func (a *Agent) owner(u User) *store.Owner {
 
 // Deliver implements deliver.Agent.
 func (a *Agent) Deliver(ctx context.Context, req *deliver.Request) []deliver.Result {
-	seen, err := a.deliveredTo(req)
-	if err != nil {
-		return deliver.All(req, deliver.Deferred, "4.3.0", "cannot read the queue file: "+err.Error(), relay)
-	}
-	res := make([]deliver.Result, 0, len(req.Recipients))
-	for _, r := range req.Recipients {
-		x := a.recipient(ctx, req, r, seen)
-		x.Index, x.Relay = r.Index, relay
-		res = append(res, x)
-	}
-	return res
-}
-
-func (a *Agent) deliveredTo(req *deliver.Request) (map[string]bool, error) {
-	f, body, err := req.OpenContent()
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	limit := a.HeaderLimit
-	if limit <= 0 {
-		limit = 102400
-	}
-	return store.DeliveredTo(body, limit)
+	return deliver.EachRecipient(ctx, req, relay, a.HeaderLimit, func(r deliver.Recipient) deliver.Result {
+		return a.recipient(ctx, req, r)
+	})
 }
 
 // rcpt is one recipient being delivered: what the plan needs to know.
@@ -135,17 +109,11 @@ type rcpt struct {
 // recipient delivers to one recipient: plan every target first (alias
 // expansion, .forward files, policy), then, when nothing in the plan has
 // to wait, deliver to the mailboxes and forward to the addresses.
-func (a *Agent) recipient(ctx context.Context, req *deliver.Request, r deliver.Recipient, seen map[string]bool) deliver.Result {
-	if err := ctx.Err(); err != nil {
-		return result(deliver.Deferred, "4.3.0", "delivery interrupted: %v", err)
-	}
-	if seen[strings.ToLower(r.Address)] {
-		return result(deliver.Bounced, "5.4.6", "mail forwarding loop for %s", r.Address)
-	}
+func (a *Agent) recipient(ctx context.Context, req *deliver.Request, r deliver.Recipient) deliver.Result {
 	local, domain, _ := address.SplitInternal(r.Address)
 	rc := &rcpt{req: req, r: r, local: maps.FoldKey(local), domain: domain}
 	if rc.local == "" {
-		return result(deliver.Bounced, "5.1.3", "null username in %q", r.Address)
+		return deliver.Resultf(deliver.Bounced, "5.1.3", "null username in %q", r.Address)
 	}
 	p := &plan{}
 	a.planRecipient(ctx, rc, p)
@@ -173,9 +141,9 @@ func (a *Agent) planRecipient(ctx context.Context, rc *rcpt, p *plan) {
 func expandFailure(err error) deliver.Result {
 	var ae *aliases.Error
 	if errors.As(err, &ae) {
-		return result(statusOf(ae.Status), ae.Status, "%s", ae.Error())
+		return deliver.Resultf(deliver.StatusOf(ae.Status), ae.Status, "%s", ae.Error())
 	}
-	return result(deliver.Deferred, "4.3.0", "alias expansion: %v", err)
+	return deliver.Resultf(deliver.Deferred, "4.3.0", "alias expansion: %v", err)
 }
 
 // planTarget adds one expansion result. forwardOf is the user whose
@@ -213,9 +181,9 @@ func (a *Agent) restricted(t aliases.Target) deliver.Result {
 		what = "command"
 	}
 	if a.Config == nil || !t.Allowed(a.Config) {
-		return result(deliver.Bounced, "5.7.1", "mail to %s is restricted", what)
+		return deliver.Resultf(deliver.Bounced, "5.7.1", "mail to %s is restricted", what)
 	}
-	return result(deliver.Deferred, "4.3.0", "delivery to files/commands is not available yet (%s %s)", what, t.Value)
+	return deliver.Resultf(deliver.Deferred, "4.3.0", "delivery to files/commands is not available yet (%s %s)", what, t.Value)
 }
 
 // qualify gives a local name its domain for resubmission: the recipient's,
@@ -244,13 +212,13 @@ func (a *Agent) forwardSender(rc *rcpt, t aliases.Target) string {
 // is set and she has one, else her mailbox.
 func (a *Agent) planMailbox(ctx context.Context, rc *rcpt, p *plan, name, ext string, dotforward bool) {
 	if a.MailboxTransport != "" || a.MailboxCommand != "" {
-		p.add(result(deliver.Deferred, "4.3.5", "mail system configuration error: mailbox_transport and mailbox_command are not supported by the local agent yet"))
+		p.add(deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: mailbox_transport and mailbox_command are not supported by the local agent yet"))
 		return
 	}
 	u, found, err := a.Users.Lookup(ctx, name)
 	if err != nil {
 		a.warn("error looking up passwd info for %s: %v", name, err)
-		p.add(result(deliver.Deferred, "4.0.0", "user lookup error"))
+		p.add(deliver.Resultf(deliver.Deferred, "4.0.0", "user lookup error"))
 		return
 	}
 	if !found {
@@ -258,7 +226,7 @@ func (a *Agent) planMailbox(ctx context.Context, rc *rcpt, p *plan, name, ext st
 		return
 	}
 	if _, err := os.Stat(u.Home); err != nil && (a.HomeMailbox != "" || dotforward) {
-		p.add(result(deliver.Deferred, "4.3.0", "cannot access home directory %s: %v", u.Home, err))
+		p.add(deliver.Resultf(deliver.Deferred, "4.3.0", "cannot access home directory %s: %v", u.Home, err))
 		return
 	}
 	if name == "root" && rc.local == "root" && !p.warnedRoot {
@@ -295,13 +263,13 @@ func (a *Agent) expander() *aliases.Expander {
 // unknown-user step does.
 func (a *Agent) planUnknown(rc *rcpt, p *plan, name, ext string) {
 	if a.FallbackTransport != "" {
-		p.add(result(deliver.Deferred, "4.3.5", "mail system configuration error: fallback_transport is not supported by the local agent yet"))
+		p.add(deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: fallback_transport is not supported by the local agent yet"))
 		return
 	}
 	if a.LuserRelay != "" {
 		e, err := a.attrs(rc, User{Name: name}, ext).expand(a.LuserRelay, "")
 		if err != nil || strings.TrimSpace(e.text) == "" {
-			p.add(result(deliver.Deferred, "4.3.5", "mail system configuration error: luser_relay %q: %v", a.LuserRelay, err))
+			p.add(deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: luser_relay %q: %v", a.LuserRelay, err))
 			return
 		}
 		p.forward(strings.TrimSpace(e.text), rc.req.Sender)
@@ -309,10 +277,10 @@ func (a *Agent) planUnknown(rc *rcpt, p *plan, name, ext string) {
 	}
 	if strings.EqualFold(name, "mailer-daemon") || strings.EqualFold(name, "postmaster") {
 		a.warn("required alias not found: %s", name)
-		p.add(result(deliver.Sent, "2.0.0", "discarded"))
+		p.add(deliver.Resultf(deliver.Sent, "2.0.0", "discarded"))
 		return
 	}
-	p.add(result(deliver.Bounced, "5.1.1", "unknown user: %q", name))
+	p.add(deliver.Resultf(deliver.Bounced, "5.1.1", "unknown user: %q", name))
 }
 
 // mailboxPath says where a user's mail goes: a Maildir when the path ends

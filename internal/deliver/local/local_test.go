@@ -9,6 +9,7 @@ import (
 
 	"mailhorn/internal/aliases"
 	"mailhorn/internal/deliver"
+	"mailhorn/internal/deliver/delivertest"
 	"mailhorn/internal/queue"
 )
 
@@ -99,7 +100,7 @@ func TestAliases(t *testing.T) {
 	e := newEnv(t, map[string]string{"home_mailbox": "Maildir/"})
 	maildir := filepath.Join(e.home("bob"), "Maildir")
 
-	req := request(t, msg, "list@example.test")
+	req := delivertest.Request(t, msg, "list@example.test")
 	req.EnvID, req.Ret = "ENV1", "HDRS"
 	req.Recipients[0].Notify = queue.NotifySuccess | queue.NotifyFailure
 	r := e.a.Deliver(context.Background(), req)[0]

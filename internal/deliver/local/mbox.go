@@ -114,23 +114,6 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// mboxDSN maps an error to a status the way Postfix's mbox_dsn does: try
-// again for a busy lock or stale NFS handle (4.2.0) and a full file system
-// (4.3.0), bounce for a full mailbox (5.2.2), else def.
-func mboxDSN(err error, def string) string {
-	switch {
-	case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.ESTALE), errors.Is(err, os.ErrExist):
-		return "4.2.0"
-	case errors.Is(err, syscall.ENOSPC):
-		return "4.3.0"
-	case errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
-		return "5.2.2"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "4.3.0"
-	}
-	return def
-}
-
 // openMbox opens (or creates, mode 0600, given to owner when set) a
 // mailbox file for appending, refusing what Postfix's safe_open refuses: a
 // symbolic link, a file with several hard links, a file replaced between
@@ -208,11 +191,11 @@ func fileUID(fi os.FileInfo) int {
 // message.
 func (a *Agent) deliverMbox(ctx context.Context, req *deliver.Request, path string, u User, prefix []byte) deliver.Result {
 	fail := func(dsn string, err error) deliver.Result {
-		return result(statusOf(dsn), dsn, "cannot update mailbox %s for user %s. %v", path, u.Name, err)
+		return deliver.Resultf(deliver.StatusOf(dsn), dsn, "cannot update mailbox %s for user %s. %v", path, u.Name, err)
 	}
 	f, fi, err := openMbox(path, a.owner(u))
 	if err != nil {
-		return fail(mboxDSN(err, "5.2.0"), err)
+		return fail(deliver.WriteDSN(err, "5.2.0"), err)
 	}
 	defer f.Close()
 	if !fi.Mode().IsRegular() {
@@ -225,13 +208,13 @@ func (a *Agent) deliverMbox(ctx context.Context, req *deliver.Request, path stri
 	if a.Lock.Dotlock {
 		lock, err := dotlock(ctx, path, a.Lock, a.now)
 		if err != nil {
-			return fail(mboxDSN(err, "5.2.0"), err)
+			return fail(deliver.WriteDSN(err, "5.2.0"), err)
 		}
 		defer os.Remove(lock)
 	}
 	if a.Lock.Fcntl {
 		if err := fcntlLock(ctx, f, a.Lock); err != nil {
-			return fail(mboxDSN(err, "5.2.0"), err)
+			return fail(deliver.WriteDSN(err, "5.2.0"), err)
 		}
 	}
 	// A mail reader may have replaced the file while we waited for the
@@ -245,7 +228,7 @@ func (a *Agent) deliverMbox(ctx context.Context, req *deliver.Request, path stri
 	}
 	qf, body, err := req.OpenContent()
 	if err != nil {
-		return result(deliver.Deferred, "4.3.0", "cannot read the queue file: %v", err)
+		return deliver.Resultf(deliver.Deferred, "4.3.0", "cannot read the queue file: %v", err)
 	}
 	defer qf.Close()
 	if err := a.appendMbox(f, end, req, prefix, body); err != nil {
@@ -253,12 +236,12 @@ func (a *Agent) deliverMbox(ctx context.Context, req *deliver.Request, path stri
 		if errors.As(err, &re) {
 			return fail("4.3.0", fmt.Errorf("error reading message: %w", err))
 		}
-		return fail(mboxDSN(err, "4.3.0"), fmt.Errorf("error writing message: %w", err))
+		return fail(deliver.WriteDSN(err, "4.3.0"), fmt.Errorf("error writing message: %w", err))
 	}
 	if a.Biff != nil {
 		a.Biff(u.Name, end)
 	}
-	return result(deliver.Sent, "2.0.0", "delivered to mailbox")
+	return deliver.Resultf(deliver.Sent, "2.0.0", "delivered to mailbox")
 }
 
 // appendMbox writes the message at the end of f (whose size is end) and
@@ -292,12 +275,4 @@ func (a *Agent) appendMbox(f *os.File, end int64, req *deliver.Request, prefix [
 		return err
 	}
 	return nil
-}
-
-// statusOf is the status an RFC 3463 code stands for.
-func statusOf(dsn string) deliver.Status {
-	if dsn != "" && dsn[0] == '5' {
-		return deliver.Bounced
-	}
-	return deliver.Deferred
 }

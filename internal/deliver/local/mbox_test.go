@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mailhorn/internal/deliver"
+	"mailhorn/internal/deliver/delivertest"
 )
 
 const quoted = "Subject: From test\n\nFrom here\n>From there\nFrom\nFromage\n"
@@ -22,7 +23,7 @@ const quoted = "Subject: From test\n\nFrom here\n>From there\nFrom\nFromage\n"
 func TestMboxFormat(t *testing.T) {
 	e := newEnv(t, nil)
 	check(t, "first", e.deliver1(t, quoted, "bob@example.test"), deliver.Sent, "2.0.0", "delivered to mailbox")
-	req := request(t, "Subject: second\n\nno final newline", "bob@example.test")
+	req := delivertest.Request(t, "Subject: second\n\nno final newline", "bob@example.test")
 	req.Sender = ""
 	check(t, "second", e.a.Deliver(context.Background(), req)[0], deliver.Sent, "2.0.0", "delivered to mailbox")
 
@@ -138,7 +139,7 @@ func TestMboxFcntlLock(t *testing.T) {
 	e.a.Lock.Attempts = 1 << 20
 	done := make(chan deliver.Result)
 	go func() {
-		done <- e.a.Deliver(context.Background(), request(t, msg, "bob@example.test"))[0]
+		done <- e.a.Deliver(context.Background(), delivertest.Request(t, msg, "bob@example.test"))[0]
 	}()
 	time.Sleep(20 * time.Millisecond)
 	if readFile(t, path) != "" {
@@ -152,7 +153,7 @@ func TestMboxFcntlLock(t *testing.T) {
 	defer f.Close()
 	tryLock(f)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { done <- e.a.Deliver(ctx, request(t, msg, "bob@example.test"))[0] }()
+	go func() { done <- e.a.Deliver(ctx, delivertest.Request(t, msg, "bob@example.test"))[0] }()
 	cancel()
 	check(t, "cancelled", <-done, deliver.Deferred, "4.3.0", "")
 }
@@ -250,7 +251,7 @@ func TestMboxSizeLimit(t *testing.T) {
 
 func TestMboxShortQueueFile(t *testing.T) {
 	e := newEnv(t, nil)
-	req := request(t, msg, "bob@example.test")
+	req := delivertest.Request(t, msg, "bob@example.test")
 	req.ContentSize += 10000 // past the end of the file
 	check(t, "short", e.a.Deliver(context.Background(), req)[0], deliver.Deferred, "4.3.0", "error reading message")
 	if readFile(t, filepath.Join(e.spool, "bob")) != "" {
@@ -264,7 +265,9 @@ func TestMboxConcurrent(t *testing.T) {
 	const n = 20
 	done := make(chan deliver.Result)
 	for range n {
-		go func() { done <- e.a.Deliver(context.Background(), request(t, quoted, "bob@example.test"))[0] }()
+		go func() {
+			done <- e.a.Deliver(context.Background(), delivertest.Request(t, quoted, "bob@example.test"))[0]
+		}()
 	}
 	for range n {
 		if r := <-done; r.Status != deliver.Sent {

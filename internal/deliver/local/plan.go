@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"mailhorn/internal/deliver"
+	"mailhorn/internal/store"
 )
 
 // plan is what delivery to one recipient will do, decided before anything
@@ -79,7 +80,7 @@ func (a *Agent) execute(ctx context.Context, rc *rcpt, p *plan) deliver.Result {
 
 func combine(out []deliver.Result) deliver.Result {
 	if len(out) == 0 {
-		return result(deliver.Deferred, "4.3.0", "alias expansion produced no delivery target")
+		return deliver.Resultf(deliver.Deferred, "4.3.0", "alias expansion produced no delivery target")
 	}
 	for _, st := range []deliver.Status{deliver.Deferred, deliver.Bounced} {
 		for _, r := range out {
@@ -104,12 +105,12 @@ func combine(out []deliver.Result) deliver.Result {
 // deliverMailbox writes the message into a user's mailbox or Maildir.
 func (a *Agent) deliverMailbox(ctx context.Context, rc *rcpt, u User) deliver.Result {
 	if err := ctx.Err(); err != nil {
-		return result(deliver.Deferred, "4.3.0", "delivery interrupted: %v", err)
+		return deliver.Resultf(deliver.Deferred, "4.3.0", "delivery interrupted: %v", err)
 	}
 	path, maildir := a.mailboxPath(u)
 	prefix := headers(rc.req, rc.r)
 	if maildir {
-		return a.deliverMaildir(ctx, rc.req, path, u, prefix)
+		return deliver.Maildir(ctx, a.Writer, rc.req, store.Maildir(path), a.owner(u), prefix, a.SizeLimit)
 	}
 	return a.deliverMbox(ctx, rc.req, path, u, prefix)
 }

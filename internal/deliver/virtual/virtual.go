@@ -2,13 +2,10 @@ package virtual
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"mailhorn/internal/deliver"
 	"mailhorn/internal/maps"
@@ -33,50 +30,19 @@ const relay = "virtual"
 
 // Deliver implements deliver.Agent.
 func (a *Agent) Deliver(ctx context.Context, req *deliver.Request) []deliver.Result {
-	seen, err := a.deliveredTo(req)
-	if err != nil {
-		return deliver.All(req, deliver.Deferred, "4.3.0", "cannot read the queue file: "+err.Error(), relay)
-	}
-	res := make([]deliver.Result, 0, len(req.Recipients))
-	for _, r := range req.Recipients {
-		x := a.one(ctx, req, r, seen)
-		x.Index, x.Relay = r.Index, relay
-		res = append(res, x)
-	}
-	return res
+	return deliver.EachRecipient(ctx, req, relay, a.HeaderLimit, func(r deliver.Recipient) deliver.Result {
+		return a.one(ctx, req, r)
+	})
 }
 
-func (a *Agent) deliveredTo(req *deliver.Request) (map[string]bool, error) {
-	f, body, err := req.OpenContent()
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	limit := a.HeaderLimit
-	if limit <= 0 {
-		limit = 102400
-	}
-	return store.DeliveredTo(body, limit)
-}
-
-func result(st deliver.Status, dsn, format string, args ...any) deliver.Result {
-	return deliver.Result{Status: st, DSN: dsn, Text: fmt.Sprintf(format, args...)}
-}
-
-func (a *Agent) one(ctx context.Context, req *deliver.Request, r deliver.Recipient, seen map[string]bool) deliver.Result {
-	if err := ctx.Err(); err != nil {
-		return result(deliver.Deferred, "4.3.0", "delivery interrupted: %v", err)
-	}
+func (a *Agent) one(ctx context.Context, req *deliver.Request, r deliver.Recipient) deliver.Result {
 	addr := r.Address
-	if seen[strings.ToLower(addr)] {
-		return result(deliver.Bounced, "5.4.6", "mail forwarding loop for %s", addr)
-	}
 	mbox, found, err := a.lookup(ctx, a.Mailboxes, addr)
 	if err != nil {
-		return result(deliver.Deferred, "4.3.0", "virtual_mailbox_maps lookup failure for %s: %v", addr, err)
+		return deliver.Resultf(deliver.Deferred, "4.3.0", "virtual_mailbox_maps lookup failure for %s: %v", addr, err)
 	}
 	if !found {
-		return result(deliver.Bounced, "5.1.1", "unknown user: %q", addr)
+		return deliver.Resultf(deliver.Bounced, "5.1.1", "unknown user: %q", addr)
 	}
 	owner, res, ok := a.owner(ctx, addr)
 	if !ok {
@@ -85,40 +51,14 @@ func (a *Agent) one(ctx context.Context, req *deliver.Request, r deliver.Recipie
 	if !strings.HasSuffix(mbox, "/") {
 		// Deliberate gap: mbox files under virtual_mailbox_base are not
 		// written yet; deferring keeps the mail until they are.
-		return result(deliver.Deferred, "4.3.0", "mailbox %s: mbox delivery is not supported yet, use a Maildir (a result ending in /)", mbox)
+		return deliver.Resultf(deliver.Deferred, "4.3.0", "mailbox %s: mbox delivery is not supported yet, use a Maildir (a result ending in /)", mbox)
 	}
 	if strings.Contains("/"+mbox, "/../") {
-		return result(deliver.Deferred, "4.3.5", "mail system configuration error: mailbox path %q contains \"..\"", mbox)
+		return deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: mailbox path %q contains \"..\"", mbox)
 	}
 	dir := store.Maildir(filepath.Join(a.Base, mbox))
 	prefix := []byte("Return-Path: <" + req.Sender + ">\nDelivered-To: " + addr + "\n")
-	if a.SizeLimit > 0 && int64(len(prefix))+req.ContentSize > a.SizeLimit {
-		return result(deliver.Bounced, "5.2.2", "maildir delivery failed: error writing message: File too large")
-	}
-	if err := dir.InitOwned(0o700, owner); err != nil {
-		return writeError("create maildir file", err)
-	}
-	f, body, err := req.OpenContent()
-	if err != nil {
-		return result(deliver.Deferred, "4.3.0", "cannot read the queue file: %v", err)
-	}
-	defer f.Close()
-	if _, err := a.Writer.Deliver(ctx, dir, store.Content{Prefix: prefix, Body: body, Size: req.ContentSize, Owner: owner}); err != nil {
-		return writeError("error writing message", err)
-	}
-	return result(deliver.Sent, "2.0.0", "delivered to maildir")
-}
-
-// writeError classifies a failed write like Postfix: a full quota or a file
-// too large bounces, a full disk and other errors are temporary.
-func writeError(what string, err error) deliver.Result {
-	switch {
-	case errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
-		return result(deliver.Bounced, "5.2.2", "maildir delivery failed: %s: %v", what, err)
-	case errors.Is(err, syscall.ENOSPC):
-		return result(deliver.Deferred, "4.3.0", "maildir delivery failed: %s: %v", what, err)
-	}
-	return result(deliver.Deferred, "4.2.0", "maildir delivery failed: %s: %v", what, err)
+	return deliver.Maildir(ctx, a.Writer, req, dir, owner, prefix, a.SizeLimit)
 }
 
 // lookup searches a table in virtual(8)'s order: user@domain, then
@@ -145,19 +85,19 @@ func (a *Agent) owner(ctx context.Context, addr string) (*store.Owner, deliver.R
 		}
 		v, found, err := a.lookup(ctx, spec.t, addr)
 		if err != nil {
-			return nil, result(deliver.Deferred, "4.3.0", "%s lookup failure for %s: %v", spec.name, addr, err), false
+			return nil, deliver.Resultf(deliver.Deferred, "4.3.0", "%s lookup failure for %s: %v", spec.name, addr, err), false
 		}
 		if !found {
-			return nil, result(deliver.Deferred, "4.3.5", "mail system configuration error: recipient %s: uid or gid not found in %s", addr, spec.name), false
+			return nil, deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: recipient %s: uid or gid not found in %s", addr, spec.name), false
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 {
-			return nil, result(deliver.Deferred, "4.3.5", "mail system configuration error: recipient %s: bad %s result %q", addr, spec.name, v), false
+			return nil, deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: recipient %s: bad %s result %q", addr, spec.name, v), false
 		}
 		ids[i] = n
 	}
 	if a.UIDs != nil && ids[0] < a.MinUID {
-		return nil, result(deliver.Deferred, "4.3.5", "mail system configuration error: recipient %s: uid %d is below virtual_minimum_uid %d", addr, ids[0], a.MinUID), false
+		return nil, deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: recipient %s: uid %d is below virtual_minimum_uid %d", addr, ids[0], a.MinUID), false
 	}
 	if os.Geteuid() != 0 {
 		return nil, deliver.Result{}, true

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"mailhorn/internal/deliver"
+	"mailhorn/internal/deliver/delivertest"
 	"mailhorn/internal/maps"
 	"mailhorn/internal/store"
 )
@@ -30,21 +31,6 @@ func open(t *testing.T, spec string) maps.Table {
 	return tb
 }
 
-// request builds a request over a real file with junk around the content,
-// as in a queue file.
-func request(t *testing.T, content string, rcpts ...string) *deliver.Request {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "qf")
-	if err := os.WriteFile(path, []byte("HEAD"+content+"TAIL"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	req := &deliver.Request{QueueID: "0123456789ABC001", Sender: "alice@remote.test", Path: path, ContentOffset: 4, ContentSize: int64(len(content))}
-	for i, r := range rcpts {
-		req.Recipients = append(req.Recipients, deliver.Recipient{Index: i, Address: r})
-	}
-	return req
-}
-
 func newAgent(t *testing.T) (*Agent, string) {
 	base := t.TempDir()
 	return &Agent{
@@ -58,7 +44,7 @@ func newAgent(t *testing.T) (*Agent, string) {
 func TestDeliver(t *testing.T) {
 	a, base := newAgent(t)
 	msg := "Subject: hi\n\nhello\n"
-	res := a.Deliver(context.Background(), request(t, msg, "bob@example.test", "nobody@example.test", "carol@example.test", "x@catch.test", "dave@example.test"))
+	res := a.Deliver(context.Background(), delivertest.Request(t, msg, "bob@example.test", "nobody@example.test", "carol@example.test", "x@catch.test", "dave@example.test"))
 	want := []struct {
 		st   deliver.Status
 		dsn  string
@@ -90,18 +76,18 @@ func TestDeliver(t *testing.T) {
 
 func TestLoopAndLimits(t *testing.T) {
 	a, _ := newAgent(t)
-	res := a.Deliver(context.Background(), request(t, "Delivered-To: BOB@example.test\nSubject: x\n\nx\n", "bob@example.test"))
+	res := a.Deliver(context.Background(), delivertest.Request(t, "Delivered-To: BOB@example.test\nSubject: x\n\nx\n", "bob@example.test"))
 	if res[0].Status != deliver.Bounced || res[0].DSN != "5.4.6" || res[0].Text != "mail forwarding loop for bob@example.test" {
 		t.Errorf("loop: %+v", res[0])
 	}
 	a.SizeLimit = 60
-	res = a.Deliver(context.Background(), request(t, "Subject: x\n\n"+strings.Repeat("y", 100)+"\n", "bob@example.test"))
+	res = a.Deliver(context.Background(), delivertest.Request(t, "Subject: x\n\n"+strings.Repeat("y", 100)+"\n", "bob@example.test"))
 	if res[0].Status != deliver.Bounced || res[0].DSN != "5.2.2" {
 		t.Errorf("limit: %+v", res[0])
 	}
 	a.SizeLimit = 0
 	a.Mailboxes = failTable{}
-	if res := a.Deliver(context.Background(), request(t, "x\n", "bob@example.test")); res[0].Status != deliver.Deferred || res[0].DSN != "4.3.0" {
+	if res := a.Deliver(context.Background(), delivertest.Request(t, "x\n", "bob@example.test")); res[0].Status != deliver.Deferred || res[0].DSN != "4.3.0" {
 		t.Errorf("table failure: %+v", res[0])
 	}
 }
@@ -109,12 +95,12 @@ func TestLoopAndLimits(t *testing.T) {
 func TestUIDs(t *testing.T) {
 	a, _ := newAgent(t)
 	a.UIDs, a.GIDs = open(t, "static:5"), open(t, "static:5")
-	if res := a.Deliver(context.Background(), request(t, "x\n", "bob@example.test")); res[0].Status != deliver.Deferred || !strings.Contains(res[0].Text, "virtual_minimum_uid") {
+	if res := a.Deliver(context.Background(), delivertest.Request(t, "x\n", "bob@example.test")); res[0].Status != deliver.Deferred || !strings.Contains(res[0].Text, "virtual_minimum_uid") {
 		t.Errorf("low uid: %+v", res[0])
 	}
 	a.UIDs = open(t, "static:5000")
 	a.GIDs = open(t, "static:5000")
-	res := a.Deliver(context.Background(), request(t, "x\n", "bob@example.test"))
+	res := a.Deliver(context.Background(), delivertest.Request(t, "x\n", "bob@example.test"))
 	if os.Geteuid() != 0 && res[0].Status != deliver.Sent {
 		t.Errorf("uid 5000 as non-root: %+v", res[0])
 	}
@@ -128,7 +114,7 @@ func TestConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if res := a.Deliver(context.Background(), request(t, "Subject: x\n\nx\n", "bob@example.test")); res[0].Status != deliver.Sent {
+			if res := a.Deliver(context.Background(), delivertest.Request(t, "Subject: x\n\nx\n", "bob@example.test")); res[0].Status != deliver.Sent {
 				t.Error(res[0])
 			}
 		}()
