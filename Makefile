@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/mailhorn
 
-.PHONY: all build demo test test-deps vet fmt-check docs bench-maps clean
+.PHONY: all build demo test test-deps vet fmt-check docs bench-maps bench-smtp-in clean
 
 all: build
 
@@ -36,6 +36,10 @@ docs:
 
 bench-maps: build
 	./bench/maps/run.sh
+
+# SMTP in to Maildir, mailhorn and a private Postfix side by side (as root).
+bench-smtp-in:
+	./bench/smtp-in/run.sh
 
 clean:
 	rm -rf bin

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -62,6 +63,10 @@ func (t *indexedTable) reopenLocked() error {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			src := strings.TrimSuffix(t.path, ".cdb")
+			return fmt.Errorf("open database %s: %w (build it with \"mailhorn map hash:%s\", or \"mailhorn newaliases\" for an aliases file)", t.path, err, src)
 		}
 		return fmt.Errorf("open database %s: %w", t.path, err)
 	}

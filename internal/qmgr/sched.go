@@ -146,7 +146,14 @@ func (m *Manager) record(j *job, start time.Time, results []deliver.Result) {
 		outs = append(outs, outcome{idx: rc.Index, res: res, at: now, transport: j.transport})
 	}
 	if len(done) > 0 {
-		if _, err := m.q.Update(msg.queue, msg.id, done, 0, nil); err != nil {
+		var err error
+		if m.completes(j, len(done)) {
+			// The file goes right after: its removal records the delivery.
+			err = m.q.MarkDoneUnsynced(msg.queue, msg.id, done)
+		} else {
+			_, err = m.q.Update(msg.queue, msg.id, done, 0, nil)
+		}
+		if err != nil {
 			// Delivered but not marked: it will be delivered again. A
 			// duplicate beats a loss.
 			m.warn("%s: %v", msg.id, err)
@@ -168,6 +175,26 @@ func (m *Manager) record(j *job, start time.Time, results []deliver.Result) {
 	for _, o := range outs {
 		m.logResult(msg, o, start)
 	}
+}
+
+// completes tells whether a job whose results mark ndone recipients done
+// finishes its message for good: it is the last job, every recipient is
+// then done, and nothing was bounced or deferred, so finish removes the
+// file at once.
+func (m *Manager) completes(j *job, ndone int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	msg := j.msg
+	if msg.jobsLeft != 1 || len(msg.bounced) > 0 || len(msg.deferred) > 0 || msg.hold || m.stopping {
+		return false
+	}
+	pending := 0
+	for _, r := range msg.f.Recipients {
+		if r.Status == queue.StatusPending {
+			pending++
+		}
+	}
+	return pending == ndone
 }
 
 // logResult writes the "to=<...>, relay=..., status=..." line.

@@ -121,12 +121,19 @@ var ErrIncomplete = errors.New("incomplete queue file")
 // between BeginContent and EndContent.
 type Encoder struct {
 	w        io.WriterAt
-	off      int64
+	off      int64 // logical end: written plus pending
 	contOff  int64 // offset of the content length field
 	err      error
 	buf      []byte
 	contDone bool
+	// pend holds bytes not yet written, starting at file offset off -
+	// len(pend): a small message becomes one write instead of one per
+	// record.
+	pend []byte
 }
+
+// encoderBuffer bounds the pending bytes.
+const encoderBuffer = 64 << 10
 
 // NewEncoder starts a queue file on w at offset 0 with the envelope's
 // arrival, sender and attributes.
@@ -145,8 +152,26 @@ func (e *Encoder) write(p []byte) {
 	if e.err != nil {
 		return
 	}
-	_, e.err = e.w.WriteAt(p, e.off)
+	if len(e.pend)+len(p) > encoderBuffer {
+		e.flush()
+		if len(p) >= encoderBuffer {
+			if e.err == nil {
+				_, e.err = e.w.WriteAt(p, e.off)
+			}
+			e.off += int64(len(p))
+			return
+		}
+	}
+	e.pend = append(e.pend, p...)
 	e.off += int64(len(p))
+}
+
+// flush writes the pending bytes.
+func (e *Encoder) flush() {
+	if e.err == nil && len(e.pend) > 0 {
+		_, e.err = e.w.WriteAt(e.pend, e.off-int64(len(e.pend)))
+	}
+	e.pend = e.pend[:0]
 }
 
 func (e *Encoder) record(typ byte, payload string) {
@@ -190,7 +215,11 @@ func (e *Encoder) EndContent() {
 	}
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(e.off-(e.contOff+8)))
-	_, e.err = e.w.WriteAt(n[:], e.contOff)
+	if start := e.off - int64(len(e.pend)); e.contOff >= start {
+		copy(e.pend[e.contOff-start:], n[:]) // still pending: patch in memory
+	} else {
+		_, e.err = e.w.WriteAt(n[:], e.contOff)
+	}
 	e.contDone = true
 }
 
@@ -220,6 +249,7 @@ func (e *Encoder) Finish() error {
 		e.err = errors.New("queue file has no complete content record")
 	}
 	e.record(recEnd, "")
+	e.flush()
 	return e.err
 }
 
