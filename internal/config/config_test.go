@@ -144,6 +144,7 @@ func TestLoadErrors(t *testing.T) {
 		{"biff = maybe\n", "main.cf, line 1: bad boolean configuration: biff = maybe"},
 		{"smtpd_timeout = 5x\n", "main.cf, line 1: bad time configuration: smtpd_timeout = 5x"},
 		{"hopcount_limit = 1.5\n", "main.cf, line 1: bad numerical configuration: hopcount_limit"},
+		{"smtpd_forbid_bare_newline = maybe\n", "main.cf, line 1: bad configuration: smtpd_forbid_bare_newline = maybe (expected one of: normalize, yes, reject, no)"},
 		{"x = $y\ny = $x\nmyorigin = $x\n", "parameter loop"},
 		{"myorigin = ${a b}\n", "main.cf, line 1: myorigin: attribute name syntax error"},
 		{"foo = 10x\nmessage_size_limit = $foo\n", "main.cf, line 2: bad numerical configuration: message_size_limit = 10x"},

@@ -48,6 +48,9 @@ type Param struct {
 	// attributes (mailbox_command's $HOME, $EXTENSION, ...). Postfix calls
 	// these "raw" parameters.
 	Raw bool
+	// Values, when set, lists the only values a String parameter takes
+	// (compared case-insensitively).
+	Values []string
 }
 
 // registry is every parameter mailhorn knows, assembled from the per-area

@@ -12,6 +12,16 @@ import (
 // Postfix's wording ("bad numerical configuration: name = value").
 func checkValue(p Param, v string) error {
 	switch p.Type {
+	case String:
+		if len(p.Values) == 0 {
+			break
+		}
+		for _, ok := range p.Values {
+			if strings.EqualFold(v, ok) {
+				return nil
+			}
+		}
+		return fmt.Errorf("bad configuration: %s = %s (expected one of: %s)", p.Name, v, strings.Join(p.Values, ", "))
 	case Bool:
 		if _, ok := parseBool(v); !ok {
 			return fmt.Errorf("bad boolean configuration: %s = %s (expected yes or no)", p.Name, v)

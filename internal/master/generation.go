@@ -209,6 +209,15 @@ func (g *generation) smtpServer(cfg *config.Config, svc config.Service, sh *shar
 		ok, err := exempt.Match(context.Background(), a)
 		return ok && err == nil
 	}
+	bareExempt, err := maps.ParseNetList(cfg.List("smtpd_forbid_bare_newline_exclusions"), nil)
+	if err != nil {
+		return nil, fmt.Errorf("smtpd_forbid_bare_newline_exclusions: %w", err)
+	}
+	g.closers = append(g.closers, bareExempt)
+	o.BareNewlineExempt = func(a netip.Addr) bool {
+		ok, err := bareExempt.Match(context.Background(), a)
+		return ok && err == nil
+	}
 	o.LookupName = func(ctx context.Context, a netip.Addr) string {
 		return smtpd.ResolveName(ctx, net.DefaultResolver, a)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -89,14 +88,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// Operational messages (start, stop, reload, errors) share the mail
 	// log, as in Postfix, under the program name "master".
-	log := slog.New(slog.NewTextHandler(lineWriter{ml.Service("master")}, &slog.HandlerOptions{
-		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		},
-	}))
+	log := slog.New(ml.Service("master").Handler())
 
 	q, err := queue.Open(qdir, queue.NewIDSource(os.Getpid(), nil))
 	if err != nil {
@@ -155,6 +147,24 @@ func Run(ctx context.Context, o Options) error {
 	qctx, stopQmgr := context.WithCancel(context.WithoutCancel(ctx))
 	qdone := make(chan error, 1)
 	go func() { qdone <- mgr.Run(qctx) }()
+	// Accept mail only once the queue manager has listed what is already
+	// queued: then every file its scan finds was complete or abandoned.
+	sctx, stopWait := context.WithCancel(ctx)
+	scanned := make(chan error, 1)
+	go func() { scanned <- mgr.WaitScanned(sctx) }()
+	select {
+	case err := <-qdone:
+		stopWait()
+		stopQmgr()
+		return fmt.Errorf("queue manager: %w", err)
+	case err := <-scanned:
+		stopWait()
+		if err != nil {
+			stopQmgr()
+			<-qdone
+			return err
+		}
+	}
 
 	var accepting sync.WaitGroup
 	for _, l := range lns {
@@ -164,7 +174,7 @@ func Run(ctx context.Context, o Options) error {
 			m.accept(ctx, l)
 		}()
 	}
-	log.Info("daemon started", "version", cfg.Get("mail_version"), "config", o.ConfigDir)
+	log.Info(fmt.Sprintf("daemon started -- version %s, configuration %s", cfg.Get("mail_version"), o.ConfigDir))
 	if o.Ready != nil {
 		o.Ready()
 	}
@@ -272,7 +282,7 @@ func (m *master) reload(ctx context.Context) {
 	m.live[g] = true
 	m.mu.Unlock()
 	m.cur.p.Store(g)
-	m.log.Info("reload: configuration and tables read again")
+	m.log.Info(fmt.Sprintf("reload -- version %s, configuration %s", cfg.Get("mail_version"), m.opts.ConfigDir))
 	go func() {
 		old.sessions.Wait()
 		m.mu.Lock()
@@ -329,14 +339,6 @@ func (m *master) shutdown() {
 	for _, g := range gens {
 		g.sessions.Wait()
 	}
-}
-
-// lineWriter turns each line slog writes into a mail log line.
-type lineWriter struct{ s *maillog.Service }
-
-func (w lineWriter) Write(p []byte) (int, error) {
-	w.s.Printf("%s", strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 type notifyFunc func(id string)

@@ -53,10 +53,10 @@ const BounceAttr = "bounce"
 // activate reads a message and prepares its deliveries. It returns nil when
 // there is nothing to deliver (file gone, broken, or already finished).
 func (m *Manager) activate(ctx context.Context, p pending) *message {
+	// A file that does not parse is never one being written: the start-up
+	// scan lists incoming/ before the master accepts mail (WaitScanned),
+	// and the pid lock keeps any other master away.
 	f, err := m.q.Read(p.queue, p.id)
-	if err != nil && !p.mtime.IsZero() && p.mtime.After(m.startedAt.Add(-writerSlack)) {
-		return nil // perhaps still being written; committed files come through Queued
-	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil // deleted meanwhile

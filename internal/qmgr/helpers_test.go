@@ -202,6 +202,11 @@ func (h *harness) start() {
 	h.cancel, h.done = cancel, make(chan error, 1)
 	go func() { h.done <- h.m.Run(ctx) }()
 	h.t.Cleanup(h.stop)
+	// As the master does: no new file before the start-up scan has listed
+	// the queue.
+	if err := h.m.WaitScanned(ctx); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func (h *harness) stop() {

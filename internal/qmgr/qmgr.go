@@ -72,22 +72,14 @@ type Manager struct {
 	transports map[string]*transport
 	stopping   bool
 	started    bool
-	scanned    bool      // the start-up scan is done
-	startedAt  time.Time // wall clock, compared with file times
+	scanned    bool // the start-up scan is done
 	agentCtx   context.Context
 }
 
-// pending is a message known by ID and queue, not yet read. mtime is set
-// for files found by a directory scan, which may still be being written.
+// pending is a message known by ID and queue, not yet read.
 type pending struct {
 	id, queue string
-	mtime     time.Time
 }
-
-// writerSlack covers coarse file-system timestamps: a file that does not
-// parse and was modified less than this before the manager started may be
-// one a live writer (cleanup) is still writing; it is left alone.
-const writerSlack = 2 * time.Second
 
 // New returns a Manager; Run starts it.
 func New(o Options) *Manager {
@@ -125,7 +117,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		m.mu.Unlock()
 		return errors.New("qmgr: already running")
 	}
-	m.started, m.agentCtx, m.startedAt = true, agentCtx, time.Now()
+	m.started, m.agentCtx = true, agentCtx
 	m.mu.Unlock()
 
 	if err := m.scan(queue.Incoming, false); err != nil {
@@ -217,7 +209,7 @@ func (m *Manager) scan(name string, dueOnly bool) error {
 		if dueOnly && e.Mtime.After(now) {
 			continue
 		}
-		m.enqueue(pending{id: e.ID, queue: name, mtime: e.Mtime})
+		m.enqueue(pending{id: e.ID, queue: name})
 	}
 	return nil
 }
@@ -255,6 +247,27 @@ func (m *Manager) feed(ctx context.Context) {
 			m.start(msg)
 		}
 	}
+}
+
+// WaitScanned waits until the start-up scan has listed the queue. The
+// master accepts mail only after it, so that no file the scan finds can
+// be one that cleanup is still writing.
+func (m *Manager) WaitScanned(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		m.mu.Lock()
+		m.cond.Broadcast()
+		m.mu.Unlock()
+	})
+	defer stop()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for !m.scanned {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m.cond.Wait()
+	}
+	return nil
 }
 
 // WaitIdle waits until the manager has made its start-up scan and no

@@ -47,7 +47,11 @@ func (s *session) cmdData(arg string) error {
 		return s.fail(503, "5.5.1", "Error: BINARYMIME requires BDAT")
 	}
 	s.reply(354, "", "End data with <CR><LF>.<CR><LF>")
-	dr := NewDataReader(s.r, s.opt.BareNewline)
+	mode := s.opt.BareNewline
+	if mode == BareNewlineReject && s.opt.BareNewlineExempt != nil && s.opt.BareNewlineExempt(s.info.Addr) {
+		mode = BareNewlineNormalize
+	}
+	dr := NewDataReader(s.r, mode)
 	lr := &limitReader{r: dr, limit: s.opt.MessageSizeLimit, size: dr.Size}
 	msg := s.message()
 	res := s.submit(msg, lr)

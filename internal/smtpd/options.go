@@ -50,6 +50,11 @@ type Options struct {
 	SMTPUTF8           bool          // smtputf8_enable
 	HeloRequired       bool          // smtpd_helo_required
 	BareNewline        BareNewline   // smtpd_forbid_bare_newline
+	// BareNewlineExempt tells whether a client is in
+	// smtpd_forbid_bare_newline_exclusions: for it, reject relaxes to
+	// normalize. (Postfix turns enforcement off for them; we never let
+	// <LF>.<LF> end DATA again, since what they send is relayed on.)
+	BareNewlineExempt func(netip.Addr) bool
 
 	// TLS enables STARTTLS (smtpd_tls_cert_file/key_file set); RequireTLS
 	// refuses mail commands before it (smtpd_tls_security_level=encrypt).

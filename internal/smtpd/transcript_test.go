@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -225,6 +226,9 @@ func setOption(t *testing.T, o *Options, where, kv string) {
 		default:
 			t.Fatalf("%s: bad bare= %q", where, v)
 		}
+	case "bare_exempt":
+		exempt := v == "on"
+		o.BareNewlineExempt = func(netip.Addr) bool { return exempt }
 	default:
 		t.Fatalf("%s: unknown option %q", where, k)
 	}
