@@ -26,6 +26,10 @@ type Message struct {
 	// newline; folded lines separated by "\n\t") prepended to the content,
 	// or "".
 	Received string
+	// ReceivedFor, when set instead of Received, builds our Received:
+	// header once the queue ID is known, so that it carries "id QUEUEID"
+	// as Postfix's does.
+	ReceivedFor func(queueID string) string
 	// FullName is the sender's full name (sendmail -F), used in an added
 	// From: header.
 	FullName string

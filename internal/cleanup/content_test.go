@@ -85,6 +85,30 @@ func TestReceivedPrepended(t *testing.T) {
 	}
 }
 
+// ReceivedFor builds our Received: with the queue ID, as Postfix's carries
+// "id QUEUEID"; it counts as a hop.
+func TestReceivedForQueueID(t *testing.T) {
+	opt := DefaultOptions()
+	opt.HopcountLimit = 2
+	e := newEnv(t, nil, opt)
+	m := simpleMsg("bob@example.com")
+	m.ReceivedFor = func(id string) string {
+		return "Received: from client.example.org\r\n\tby mx.example.test (mailhorn) with ESMTP id " + id
+	}
+	id, err := e.c.Submit(context.Background(), m, strings.NewReader("Received: from elsewhere\r\nSubject: hi\r\n\r\nbody\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, got := e.read(id)
+	want := "Received: from client.example.org\n\tby mx.example.test (mailhorn) with ESMTP id " + id + "\nReceived: from elsewhere\nSubject: hi\n\nbody\n"
+	if got != want {
+		t.Errorf("content:\n got %q\nwant %q", got, want)
+	}
+	if f.Attr(BounceAttr) == "" {
+		t.Errorf("two Received: headers with hopcount_limit 2: no bounce attribute")
+	}
+}
+
 func TestDropHeaders(t *testing.T) {
 	e := newEnv(t, nil, DefaultOptions())
 	in := "Return-Path: <x@y>\nBcc: secret@example.com,\n other@example.com\nTo: bob@example.com\nContent-Length: 12\nRESENT-BCC: z@example.com\n\nBcc: in the body stays\n"

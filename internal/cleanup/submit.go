@@ -47,7 +47,9 @@ const (
 )
 
 func (s *submission) run(content io.Reader) error {
-	if s.m.Received != "" {
+	if s.m.ReceivedFor != nil {
+		s.st.hops++ // ours, written by create
+	} else if s.m.Received != "" {
 		rcvd := strings.ReplaceAll(s.m.Received, "\r\n", "\n")
 		if err := s.header([]byte(rcvd)); err != nil {
 			return err
@@ -213,6 +215,10 @@ func (s *submission) create() error {
 	if s.m.OnQueueID != nil {
 		s.m.OnQueueID(w.ID)
 	}
+	var ours []byte
+	if s.m.ReceivedFor != nil {
+		ours = []byte(strings.ReplaceAll(s.m.ReceivedFor(w.ID), "\r\n", "\n") + "\n")
+	}
 	if len(attrs) > len(s.m.Attrs) {
 		s.c.warn("%s: hopcount exceeded (%d Received: headers): message will bounce", w.ID, s.st.hops)
 	}
@@ -221,6 +227,9 @@ func (s *submission) create() error {
 	}
 	s.bw = s.c.bufs.writer(w.Content())
 	s.out = &sizeWriter{w: s.bw, n: w.Size(), limit: s.c.opt.MessageSizeLimit}
+	if _, err := s.out.Write(ours); err != nil {
+		return err
+	}
 	_, err = s.out.Write(s.pending.Bytes())
 	s.pending = bytes.Buffer{}
 	return err

@@ -107,7 +107,8 @@ func (s *session) message() *cleanup.Message {
 		attr(queue.AttrSMTPUTF8, "yes")
 	}
 	attr(queue.AttrBody, t.body)
-	m.Received = receivedHeader(s, s.info.Recipients, s.opt.now())
+	rcpts, now := s.info.Recipients, s.opt.now()
+	m.ReceivedFor = func(id string) string { return receivedHeader(s, rcpts, now, id) }
 	// Postfix logs "ID: client=..." first of all the message's lines.
 	m.OnQueueID = func(id string) { s.log.QueuedClient(id, s.client, "") }
 	return m

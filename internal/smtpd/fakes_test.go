@@ -109,8 +109,11 @@ func (f *fakeSubmitter) Submit(ctx context.Context, m *cleanup.Message, content 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	id := fmt.Sprintf("QID%d", len(f.msgs)+1)
+	if m.ReceivedFor != nil {
+		m.Received = m.ReceivedFor(id) // as cleanup writes it
+	}
 	f.msgs = append(f.msgs, submitted{msg: *m, content: string(b)})
-	id := fmt.Sprintf("QID%d", len(f.msgs))
 	if m.OnQueueID != nil {
 		m.OnQueueID(id) // as cleanup does once the queue file exists
 	}

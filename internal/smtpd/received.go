@@ -19,7 +19,7 @@ import (
 // Postfix also writes "id QUEUEID" after the protocol; the queue ID does
 // not exist until cleanup has written the file, so it is left out.
 // Continuation lines are separated by "\n\t" as cleanup.Message wants.
-func receivedHeader(s *session, rcpts []string, now time.Time) string {
+func receivedHeader(s *session, rcpts []string, now time.Time, id string) string {
 	var b strings.Builder
 	helo := s.info.Helo
 	if helo == "" {
@@ -30,7 +30,7 @@ func receivedHeader(s *session, rcpts []string, now time.Time) string {
 		b.WriteString("\n\t")
 		b.WriteString(tlsSummary(s.tlsState))
 	}
-	fmt.Fprintf(&b, "\n\tby %s (%s) with %s", s.opt.Hostname, s.opt.MailName, s.withProtocol())
+	fmt.Fprintf(&b, "\n\tby %s (%s) with %s id %s", s.opt.Hostname, s.opt.MailName, s.withProtocol(), id)
 	b.WriteString("\n\t")
 	if len(rcpts) == 1 {
 		fmt.Fprintf(&b, "for <%s>; ", rcpts[0])
