@@ -44,12 +44,17 @@ var commands = map[string]command{
 	"status":     {"tell whether the mail system is running (postfix status)", runStatus},
 	"check":      {"validate the configuration, tables and queue directory (postfix check)", runCheck},
 	"demo":       {"set up and run a demo mail system in a local folder", runDemo},
+	"queue":      {"list the queue, ask for deliveries (postqueue; mailq)", runQueue},
+	"mailq":      {"list the queue (postqueue -p)", runMailq},
+	"super":      {"delete, hold, release, requeue messages; repair the queue (postsuper)", runSuper},
+	"cat":        {"show a queue file: envelope, headers, body (postcat)", runCat},
 }
 
 // multiCall maps the names under which the binary may be installed (as a
 // symlink) to the subcommand they stand for.
 var multiCall = map[string]string{
 	"newaliases": "newaliases",
+	"mailq":      "mailq",
 }
 
 func main() {

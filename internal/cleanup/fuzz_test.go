@@ -33,7 +33,7 @@ func expectedContent(in string) string {
 			case text == "":
 				inHeader = false
 			case haveField && (text[0] == ' ' || text[0] == '\t'):
-			case headerName([]byte(text)) != "":
+			case HeaderName([]byte(text)) != "":
 				haveField = true
 			default:
 				b.WriteString("\n")

@@ -45,11 +45,11 @@ var knownHeaders = map[string]hdrKind{
 	"to":                          hdrRecipient | hdrVisible,
 }
 
-// headerName returns the name of a header line ("Subject" for
+// HeaderName returns the name of a header line ("Subject" for
 // "Subject: x", also for the obsolete "Subject : x"), or "" when the line
 // is not a header: the name is one or more printable ASCII characters
 // other than ':', then optional blanks, then ':' (Postfix's is_header).
-func headerName(line []byte) string {
+func HeaderName(line []byte) string {
 	i := 0
 	for i < len(line) && line[i] > ' ' && line[i] < 0x7f && line[i] != ':' {
 		i++
@@ -103,7 +103,7 @@ func (c *Cleanup) rewriteContext(m *Message) rewriteContext {
 // by "\n", no final newline) and returns what goes into the queue file, or
 // nil when the header is dropped.
 func (c *Cleanup) header(ctx context.Context, st *headerState, rc rewriteContext, field []byte) ([]byte, error) {
-	name := strings.ToLower(headerName(field))
+	name := strings.ToLower(HeaderName(field))
 	kind := knownHeaders[name]
 	st.seen[name] = true
 	if kind&hdrResent != 0 {
@@ -201,7 +201,7 @@ func (c *Cleanup) missingHeaders(st *headerState, rc rewriteContext, m *Message,
 	if !st.seen[lower+"from"] {
 		b.WriteString(prefix + "From: " + fromValue(sender, m.FullName) + "\n")
 	}
-	if !st.visible && c.opt.UndisclosedRecipientsHeader != "" && headerName([]byte(c.opt.UndisclosedRecipientsHeader)) != "" {
+	if !st.visible && c.opt.UndisclosedRecipientsHeader != "" && HeaderName([]byte(c.opt.UndisclosedRecipientsHeader)) != "" {
 		b.WriteString(c.opt.UndisclosedRecipientsHeader + "\n")
 	}
 	return b.String(), msgid

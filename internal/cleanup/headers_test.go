@@ -236,8 +236,8 @@ func TestHeaderName(t *testing.T) {
 		"!#$%&'*+-/=?^_`{": "",
 		"!#$%&'*+-/=?^_{:": "!#$%&'*+-/=?^_{",
 	} {
-		if got := headerName([]byte(in)); got != want {
-			t.Errorf("headerName(%q) = %q, want %q", in, got, want)
+		if got := HeaderName([]byte(in)); got != want {
+			t.Errorf("HeaderName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -138,7 +138,7 @@ func (s *submission) headers(lr *lineReader) (bodyStart, error) {
 					truncated = true
 				}
 			}
-		case headerName(line) != "":
+		case HeaderName(line) != "":
 			if err := flush(); err != nil {
 				return bodyStart{}, err
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"mailhorn/internal/config"
+	"mailhorn/internal/control"
 	"mailhorn/internal/deliver"
 	"mailhorn/internal/maillog"
 	"mailhorn/internal/qmgr"
@@ -166,6 +167,31 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
+	// The queue tools (mailq, mailhorn queue/super) reach the running queue
+	// manager through public/showq and private/control.
+	ch := &control.QueueHandler{Queue: q, Admin: mgr, EmptyAddress: cfg.Get("empty_address_recipient")}
+	cctx, stopControl := context.WithCancel(ctx)
+	defer stopControl()
+	var ctl sync.WaitGroup
+	for _, acc := range []control.Access{control.Public, control.Private} {
+		ln, err := control.Listen(qdir, acc)
+		if err != nil {
+			stopControl()
+			ctl.Wait()
+			stopQmgr()
+			<-qdone
+			return err
+		}
+		srv := &control.Server{Access: acc, Log: log}
+		ctl.Add(1)
+		go func() {
+			defer ctl.Done()
+			if err := srv.Serve(cctx, ln, ch); err != nil {
+				log.Error("control socket", "err", err)
+			}
+		}()
+	}
+
 	var accepting sync.WaitGroup
 	for _, l := range lns {
 		accepting.Add(1)
@@ -192,6 +218,8 @@ func Run(ctx context.Context, o Options) error {
 	closeListeners(lns)
 	accepting.Wait()
 	m.shutdown()
+	stopControl()
+	ctl.Wait()
 	stopQmgr()
 	qerr := <-qdone
 	m.mu.Lock()

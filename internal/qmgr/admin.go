@@ -127,3 +127,11 @@ func (m *Manager) whileActive(id string, fn func(*message)) bool {
 	m.later[id] = append(m.later[id], fn)
 	return true
 }
+
+// IsActive tells whether the manager holds the message in memory (being
+// delivered or waiting for it): mailq marks it with "*".
+func (m *Manager) IsActive(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.known[id] != nil
+}
