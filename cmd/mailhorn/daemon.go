@@ -87,6 +87,34 @@ func runStartFg(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
+// runMasterChild is the mail system proper when a root parent started it
+// as mail_owner (privilege separation); never run by hand.
+func runMasterChild(ctx context.Context, e *env, args []string) int {
+	dir, ok := daemonFlags(e, "master-child", args)
+	if !ok {
+		return 2
+	}
+	reload := make(chan struct{}, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	o := master.Options{ConfigDir: dir, LogTo: e.stderr, Reload: reload, Inherited: true,
+		Syslog: e.getenv("MAILHORN_SYSLOG") == "1"}
+	if err := master.Run(ctx, o); err != nil {
+		fmt.Fprintf(e.stderr, "mailhorn: fatal: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
 // runStart starts the mail system in the background and returns once it
 // accepts connections, or with its error.
 func runStart(ctx context.Context, e *env, args []string) int {

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -32,22 +33,24 @@ type command struct {
 // commands maps subcommand names to their implementations; each lives in its
 // own file (conf.go, map.go, ...).
 var commands = map[string]command{
-	"conf":       {"show or edit main.cf and master.cf (postconf)", runConf},
-	"map":        {"build and query lookup tables (postmap)", runMap},
-	"alias":      {"build and query alias tables (postalias)", runAlias},
-	"newaliases": {"rebuild the alias database(s) (newaliases)", runNewaliases},
-	"resolve":    {"show how an address is rewritten and routed (trivial-rewrite)", runResolve},
-	"start":      {"start the mail system in the background (postfix start)", runStart},
-	"start-fg":   {"run the mail system in the foreground (postfix start-fg)", runStartFg},
-	"stop":       {"stop the mail system, letting deliveries finish (postfix stop)", runStop},
-	"reload":     {"re-read the configuration and tables without dropping connections (postfix reload)", runReload},
-	"status":     {"tell whether the mail system is running (postfix status)", runStatus},
-	"check":      {"validate the configuration, tables and queue directory (postfix check)", runCheck},
-	"demo":       {"set up and run a demo mail system in a local folder", runDemo},
-	"queue":      {"list the queue, ask for deliveries (postqueue; mailq)", runQueue},
-	"mailq":      {"list the queue (postqueue -p)", runMailq},
-	"super":      {"delete, hold, release, requeue messages; repair the queue (postsuper)", runSuper},
-	"cat":        {"show a queue file: envelope, headers, body (postcat)", runCat},
+	"conf":         {"show or edit main.cf and master.cf (postconf)", runConf},
+	"map":          {"build and query lookup tables (postmap)", runMap},
+	"alias":        {"build and query alias tables (postalias)", runAlias},
+	"newaliases":   {"rebuild the alias database(s) (newaliases)", runNewaliases},
+	"resolve":      {"show how an address is rewritten and routed (trivial-rewrite)", runResolve},
+	"start":        {"start the mail system in the background (postfix start)", runStart},
+	"start-fg":     {"run the mail system in the foreground (postfix start-fg)", runStartFg},
+	"stop":         {"stop the mail system, letting deliveries finish (postfix stop)", runStop},
+	"reload":       {"re-read the configuration and tables without dropping connections (postfix reload)", runReload},
+	"status":       {"tell whether the mail system is running (postfix status)", runStatus},
+	"check":        {"validate the configuration, tables and queue directory (postfix check)", runCheck},
+	"demo":         {"set up and run a demo mail system in a local folder", runDemo},
+	"queue":        {"list the queue, ask for deliveries (postqueue; mailq)", runQueue},
+	"mailq":        {"list the queue (postqueue -p)", runMailq},
+	"super":        {"delete, hold, release, requeue messages; repair the queue (postsuper)", runSuper},
+	"cat":          {"show a queue file: envelope, headers, body (postcat)", runCat},
+	"privhelper":   {"(internal) one delivery as a user, started by the mail system", runPrivsepHelper},
+	"master-child": {"(internal) the mail system proper, started as mail_owner by start/start-fg", runMasterChild},
 }
 
 // multiCall maps the names under which the binary may be installed (as a
@@ -93,7 +96,9 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+		if s := commands[n].summary; !strings.HasPrefix(s, "(internal)") {
+			fmt.Fprintf(w, "  %-12s %s\n", n, s)
+		}
 	}
 	fmt.Fprintln(w, "\nEvery command takes -c DIR for the configuration directory (default $MAILHORN_CONFIG_DIR, else /etc/mailhorn).")
 }

@@ -18,10 +18,12 @@ import (
 	"mailhorn/internal/deliver"
 	"mailhorn/internal/deliver/discard"
 	"mailhorn/internal/deliver/local"
+	"mailhorn/internal/deliver/pipe"
 	"mailhorn/internal/deliver/reject"
 	"mailhorn/internal/deliver/virtual"
 	"mailhorn/internal/maillog"
 	"mailhorn/internal/maps"
+	"mailhorn/internal/privsep"
 	"mailhorn/internal/queue"
 	"mailhorn/internal/rewrite"
 	"mailhorn/internal/smtpd"
@@ -52,6 +54,7 @@ type shared struct {
 	mailLog  *maillog.Logger
 	log      *slog.Logger
 	maildirs *store.Writer
+	runner   privsep.Runner // deliveries as other users (privilege separation)
 }
 
 func buildGeneration(ctx context.Context, cfg *config.Config, services []config.Service, sh *shared) (*generation, error) {
@@ -114,6 +117,8 @@ func (g *generation) agent(cfg *config.Config, svc config.Service, sh *shared) (
 		return g.virtualAgent(cfg, sh)
 	case "local":
 		return g.localAgent(cfg, svc, sh)
+	case "pipe":
+		return pipe.New(cfg, svc, sh.runner)
 	}
 	return nil, nil
 }
@@ -130,7 +135,9 @@ func (g *generation) localAgent(cfg *config.Config, svc config.Service, sh *shar
 		ok, err := rw.IsLocal(context.Background(), domain)
 		return ok && err == nil
 	}
-	return local.New(cfg, x, local.SystemUsers{}, sh.maildirs, g.cleanup, sh.mailLog.Service(serviceLogName(svc))), nil
+	a := local.New(cfg, x, local.SystemUsers{}, sh.maildirs, g.cleanup, sh.mailLog.Service(serviceLogName(svc)))
+	a.Runner = sh.runner
+	return a, nil
 }
 
 func (g *generation) virtualAgent(cfg *config.Config, sh *shared) (deliver.Agent, error) {

@@ -7,7 +7,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"syscall"
 )
 
 // mailOwner looks up the mail_owner account.
@@ -36,22 +35,4 @@ func chownTree(dir string, uid, gid int) error {
 		}
 		return os.Lchown(path, uid, gid)
 	})
-}
-
-// dropPrivileges makes the whole process (every thread: Go applies
-// set*id to all of them on Linux) the mail owner, for good.
-func dropPrivileges(uid, gid int) error {
-	if err := syscall.Setgroups([]int{gid}); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setgid(gid); err != nil {
-		return fmt.Errorf("setgid: %w", err)
-	}
-	if err := syscall.Setuid(uid); err != nil {
-		return fmt.Errorf("setuid: %w", err)
-	}
-	if syscall.Setuid(0) == nil {
-		return fmt.Errorf("could regain root after dropping privileges")
-	}
-	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"mailhorn/internal/control"
 	"mailhorn/internal/deliver"
 	"mailhorn/internal/maillog"
+	"mailhorn/internal/privsep"
 	"mailhorn/internal/qmgr"
 	"mailhorn/internal/queue"
 	"mailhorn/internal/store"
@@ -38,6 +39,11 @@ type Options struct {
 	// NoPrivilegeDrop keeps a root process root (tests that run the server
 	// in-process). Never set it in production.
 	NoPrivilegeDrop bool
+	// Inherited is set in the mail system proper when a root parent
+	// started it as mail_owner (privilege separation): the listeners and
+	// the privileged delivery socket come from the parent, which also holds
+	// the pid file.
+	Inherited bool
 }
 
 // deliveryCommands are the master.cf commands that are delivery agents:
@@ -62,14 +68,23 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	qdir := cfg.Get("queue_directory")
-	if err := os.MkdirAll(qdir, 0o755); err != nil {
-		return fmt.Errorf("queue_directory: %w", err)
+	if !o.Inherited {
+		if err := os.MkdirAll(qdir, 0o755); err != nil {
+			return fmt.Errorf("queue_directory: %w", err)
+		}
+		pid, err := LockPID(PIDPath(qdir))
+		if err != nil {
+			return err
+		}
+		defer pid.Release()
 	}
-	pid, err := LockPID(PIDPath(qdir))
-	if err != nil {
-		return err
+	asRoot := os.Geteuid() == 0 && !o.NoPrivilegeDrop && !o.Inherited
+	var owner struct{ uid, gid int }
+	if asRoot {
+		if owner.uid, owner.gid, err = mailOwner(cfg.Get("mail_owner")); err != nil {
+			return err
+		}
 	}
-	defer pid.Release()
 
 	var ml *maillog.Logger
 	switch f := cfg.Get("maillog_file"); {
@@ -79,6 +94,12 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("maillog_file: %w", err)
 		}
 		defer lf.Close()
+		if asRoot {
+			// The mail system proper, running as mail_owner, opens it too.
+			if err := lf.Chown(owner.uid, owner.gid); err != nil {
+				return fmt.Errorf("maillog_file: %w", err)
+			}
+		}
 		ml = maillog.New(lf, cfg.Get("syslog_name"), cfg.Get("myhostname"))
 	case o.Syslog:
 		if ml, err = maillog.NewSyslog(cfg.Get("syslog_name"), cfg.Get("myhostname")); err != nil {
@@ -95,22 +116,34 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	lns, err := bind(ctx, cfg, services)
-	if err != nil {
-		return err
-	}
-	defer closeListeners(lns)
-	if os.Geteuid() == 0 && !o.NoPrivilegeDrop {
-		uid, gid, err := mailOwner(cfg.Get("mail_owner"))
+	var lns []listener
+	var runner privsep.Runner
+	if o.Inherited {
+		client, named, ok, err := privsep.Inherited(os.Getenv)
+		if err == nil && !ok {
+			err = errors.New("started as the mail system proper without a privileged parent")
+		}
 		if err != nil {
 			return err
 		}
-		if err := chownTree(qdir, uid, gid); err != nil {
-			return fmt.Errorf("queue_directory: %w", err)
-		}
-		if err := dropPrivileges(uid, gid); err != nil {
+		defer client.Close()
+		runner = client
+		if lns, err = inheritedListeners(services, named); err != nil {
 			return err
 		}
+	} else if lns, err = bind(ctx, cfg, services); err != nil {
+		return err
+	}
+	defer closeListeners(lns)
+	if asRoot {
+		if err := chownTree(qdir, owner.uid, owner.gid); err != nil {
+			return fmt.Errorf("queue_directory: %w", err)
+		}
+		return runParent(ctx, o, cfg, lns, owner.uid, owner.gid, log)
+	}
+	maildirs := store.NewWriter(cfg.Get("myhostname"))
+	if runner == nil {
+		runner = &privsep.InProcess{Maildirs: maildirs}
 	}
 
 	m := &master{opts: o, log: log, live: map[*generation]bool{}}
@@ -120,7 +153,8 @@ func Run(ctx context.Context, o Options) error {
 		notify:   notifyFunc(func(id string) { mgr.Queued(id) }),
 		mailLog:  ml,
 		log:      log,
-		maildirs: store.NewWriter(cfg.Get("myhostname")),
+		maildirs: maildirs,
+		runner:   runner,
 	}
 	m.sh = sh
 	g, err := buildGeneration(ctx, cfg, services, sh)
@@ -375,4 +409,72 @@ func (f notifyFunc) Queued(id string) { f(id) }
 
 func discardLogs() (*maillog.Logger, *slog.Logger) {
 	return maillog.New(io.Discard, "mailhorn", "localhost"), slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// runParent is the root side of privilege separation: the mail system
+// proper runs as mail_owner in a child process with the listeners bound
+// here, and this process only runs deliveries as other users for it.
+func runParent(ctx context.Context, o Options, cfg *config.Config, lns []listener, uid, gid int, log *slog.Logger) error {
+	var files []privsep.Listener
+	for _, l := range lns {
+		f, err := privsep.ListenerFile(l.ln)
+		if err != nil {
+			return err
+		}
+		files = append(files, privsep.Listener{Name: l.svc.Name, File: f})
+	}
+	closeListeners(lns)
+	sp := &privsep.Spawner{Log: log}
+	sp.SetPolicy(spawnPolicy(cfg, uid))
+	code, err := privsep.RunParent(ctx, privsep.ParentOptions{
+		Args:      []string{"master-child", "-c", o.ConfigDir},
+		UID:       uid,
+		GID:       gid,
+		Listeners: files,
+		Spawner:   sp,
+		Stderr:    o.LogTo,
+		Log:       log,
+		Started:   o.Ready,
+		Reload: func() {
+			c, err := config.Load(o.ConfigDir, func(string) {})
+			if err != nil {
+				log.Error("reload: keeping the delivery policy", "err", err)
+				return
+			}
+			sp.SetPolicy(spawnPolicy(c, uid))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("the mail system (running as mail_owner) exited with status %d", code)
+	}
+	return nil
+}
+
+func spawnPolicy(cfg *config.Config, mailOwnerUID int) privsep.Policy {
+	return privsep.Policy{HomeMailbox: cfg.Get("home_mailbox"), SpoolDir: cfg.Get("mail_spool_directory"), MailOwner: mailOwnerUID}
+}
+
+// inheritedListeners matches the sockets a root parent bound to the
+// master.cf services they belong to (by name; a service may have several).
+func inheritedListeners(services []config.Service, named []privsep.NamedListener) ([]listener, error) {
+	var out []listener
+	for _, nl := range named {
+		found := false
+		for _, svc := range services {
+			if svc.Type == "inet" && svc.Name == nl.Name {
+				out = append(out, listener{svc: svc, ln: nl.Listener})
+				found = true
+				break
+			}
+		}
+		if !found {
+			closeListeners(out)
+			nl.Listener.Close()
+			return nil, fmt.Errorf("inherited listener for unknown service %q (master.cf changed? restart)", nl.Name)
+		}
+	}
+	return out, nil
 }

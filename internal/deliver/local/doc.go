@@ -19,9 +19,15 @@
 // The original recipient is then "sent" with "forwarded as ID".
 //
 // Everything is planned before anything is written: if one target has to
-// wait (a |command or /file target, whose delivery comes with privilege
-// separation; a table or passwd failure), nothing is delivered and the
+// wait (a table or passwd failure), nothing is delivered and the
 // recipient is deferred, so a retry does not duplicate the others.
+//
+// Mailboxes, /file and |command targets are written through a
+// privsep.Runner with local(8)'s rights: the user for her mailbox and for
+// targets of her .forward; the owner of the alias table or :include: file
+// for their targets; default_privs instead of root (root's own mailbox is
+// delivered as root). Commands get local(8)'s environment and
+// command_time_limit.
 //
 // mbox delivery is Postfix's: the file is opened without following a
 // symbolic link and must have one link and (strict_mailbox_ownership)
@@ -36,16 +42,14 @@
 // the file back to its former size. mailbox_size_limit bounds the file
 // (5.2.2).
 //
-// Security: the agent does not run commands or write files named in
-// aliases or .forward files yet (issue 4 adds a privileged runner); it
-// applies allow_mail_to_commands and allow_mail_to_files now, so the split
-// between "restricted" (5.7.1) and "not yet" (4.3.0) is in place. Running
-// as root, files and Maildirs it creates are given to the user; .forward
-// files are read only after checks on the opened file (regular, owned by
-// the user or root, not world-writable, not a symbolic link), since we
-// cannot yet open them with the user's rights. Paths come from the passwd
-// database and main.cf, never from the message; an address extension with
-// a '/' is dropped before it can reach forward_path.
+// Security: |command and /file targets are allowed only from where
+// allow_mail_to_commands and allow_mail_to_files say (never from the
+// recipient address itself); they run as their owner, default_privs
+// instead of root (package privsep). .forward files are read with the agent's
+// rights, after checks on the opened file (regular, owned by the user or
+// root, not world-writable, not a symbolic link). Paths come from the
+// passwd database and main.cf, never from the message; an address
+// extension with a '/' is dropped before it can reach forward_path.
 //
 // Implements: local(8) (alias, .forward, mailbox and Maildir delivery,
 // luser_relay, unknown users), postconf(5) forward_path attributes,

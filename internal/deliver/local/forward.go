@@ -85,6 +85,20 @@ func (a *Agent) readForward(rc *rcpt, u User, ext string) ([]byte, string, bool)
 	return nil, "", false
 }
 
+func nlink(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
+func fileUID(fi os.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
+}
+
 func checkForward(path string, fi os.FileInfo, u User) error {
 	switch uid := fileUID(fi); {
 	case !fi.Mode().IsRegular():

@@ -19,6 +19,7 @@ import (
 	"mailhorn/internal/deliver/delivertest"
 	"mailhorn/internal/maillog"
 	"mailhorn/internal/maps"
+	"mailhorn/internal/privsep"
 	"mailhorn/internal/store"
 )
 
@@ -97,13 +98,19 @@ type env struct {
 	spool string
 	sub   *fakeSubmitter
 	log   *bytes.Buffer
+	run   *selfRunner
 }
 
 const testAliases = `
 postmaster: root
 list: bob, carol@remote.test
-mixed: bob, "|/usr/bin/vacation bob"
-tofile: /tmp/archive
+mixed: bob, "|/bin/cat > @DIR@/mixed.out"
+tofile: @DIR@/archive
+tomaildir: @DIR@/md/
+envtest: "|/usr/bin/env > @DIR@/env.out"
+fail75: "|/bin/sh -c 'echo busy; exit 75'"
+fail67: "|/bin/sh -c 'echo no such user; exit 67'"
+dsnout: "|/bin/sh -c 'echo 5.7.1 go away; exit 1'"
 list2: dave@remote.test, bob
 owner-list2: listadmin
 `
@@ -119,26 +126,59 @@ func newEnv(t *testing.T, settings map[string]string) *env {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
 	users := &fakeUsers{users: map[string]User{}}
-	for _, n := range []string{"bob", "alice", "root"} {
+	for _, n := range []string{"bob", "alice", "root", "privs"} {
 		home := filepath.Join(dir, "home", n)
 		if err := os.MkdirAll(home, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		users.users[n] = User{Name: n, UID: os.Getuid(), GID: os.Getgid(), Home: home, Shell: "/bin/sh"}
 	}
+	// default_privs must not be root, even when the test runs as root.
+	users.users["privs"] = User{Name: "privs", UID: 65534, GID: 65534, Home: filepath.Join(dir, "home", "privs"), Shell: "/bin/sh"}
 	if err := os.MkdirAll(spool, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	x := aliases.New(cfg, []aliases.Table{{Name: "hash:/etc/aliases", Table: parseAliases(t, testAliases), UID: 0, GID: 0}})
+	x := aliases.New(cfg, []aliases.Table{{Name: "hash:/etc/aliases", Table: parseAliases(t, strings.ReplaceAll(testAliases, "@DIR@", dir)), UID: 0, GID: 0}})
 	sub := &fakeSubmitter{}
 	var log bytes.Buffer
 	a := New(cfg, x, users, store.NewWriter("host.example.test"), sub, maillog.New(&log, "mailhorn", "host").Service("local"))
 	a.SpoolDir = spool
+	a.DefaultPrivs = "privs"
+	run := &selfRunner{in: privsep.InProcess{Maildirs: a.Writer, Now: func() time.Time { return a.now() }}}
+	a.Runner = run
 	a.Biff = nil
 	a.Lock.Delay = time.Millisecond
 	a.Lock.Attempts = 3
 	a.Now = func() time.Time { return time.Date(2024, 3, 5, 7, 8, 9, 0, time.Local) }
-	return &env{a: a, dir: dir, spool: spool, sub: sub, log: &log}
+	return &env{a: a, dir: dir, spool: spool, sub: sub, log: &log, run: run}
+}
+
+// selfRunner is the fake privileged runner: it records the identity each
+// request asks for and runs it in-process as ourselves (the real switch
+// of identity is privsep's business, tested there).
+type selfRunner struct {
+	mu   sync.Mutex
+	reqs []privsep.Request
+	in   privsep.InProcess
+}
+
+func (r *selfRunner) Run(ctx context.Context, req *privsep.Request) (privsep.Result, error) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, *req)
+	r.mu.Unlock()
+	c := *req
+	c.As.UID, c.As.GID = os.Geteuid(), os.Getegid()
+	return r.in.Run(ctx, &c)
+}
+
+// last is the identity of the last request.
+func (r *selfRunner) last() privsep.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.reqs) == 0 {
+		return privsep.Request{}
+	}
+	return r.reqs[len(r.reqs)-1]
 }
 
 func (e *env) home(user string) string { return filepath.Join(e.dir, "home", user) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"mailhorn/internal/deliver"
 	"mailhorn/internal/maillog"
 	"mailhorn/internal/maps"
+	"mailhorn/internal/privsep"
 	"mailhorn/internal/store"
 )
 
@@ -33,8 +33,12 @@ type Agent struct {
 	Config    *config.Config
 	Expander  *aliases.Expander // alias_maps; its zero value has no aliases
 	Users     Users             // the passwd database
-	Writer    *store.Writer     // Maildir deliveries
+	Writer    *store.Writer     // Maildir deliveries of the default runner
 	Submitter Submitter         // forwarded mail
+	// Runner writes mailboxes and files and runs commands with the right
+	// identity: the privileged parent's client, or nil for a
+	// privsep.InProcess runner (deliveries as this process's own uid).
+	Runner privsep.Runner
 
 	HomeMailbox string // home_mailbox
 	SpoolDir    string // mail_spool_directory
@@ -51,9 +55,17 @@ type Agent struct {
 	FallbackTransport string
 
 	StrictOwnership bool // strict_mailbox_ownership
-	Lock            LockOptions
-	Hostname        string // myhostname, for the Received: header of forwarded mail
-	MailName        string // mail_name
+	Lock            privsep.Lock
+
+	// Files and commands.
+	DefaultPrivs     string              // default_privs: the account for root-owned aliases
+	CommandTimeLimit time.Duration       // command_time_limit
+	CommandShell     string              // local_command_shell; "": /bin/sh for command lines that need a shell
+	CommandFilter    string              // command_expansion_filter, for the environment
+	ExportEnv        []string            // export_environment: NAME or NAME=value
+	Getenv           func(string) string // for export_environment; nil: os.Getenv
+	Hostname         string              // myhostname, for the Received: header of forwarded mail
+	MailName         string              // mail_name
 
 	// Biff, when set, is told of each mbox delivery (user, offset): the
 	// comsat notification.
@@ -61,10 +73,6 @@ type Agent struct {
 
 	Log *maillog.Service // warnings; nil: none
 	Now func() time.Time // nil: time.Now
-
-	// wrapMbox, when set, wraps the writer of mbox deliveries (tests inject
-	// write failures with it).
-	wrapMbox func(io.Writer) io.Writer
 }
 
 const relay = "local"
@@ -80,15 +88,6 @@ func (a *Agent) warn(format string, args ...any) {
 	if a.Log != nil {
 		a.Log.Warning(format, args...)
 	}
-}
-
-// owner is whom created files and folders are given to: the user when we
-// run as root, nobody (keep our own) otherwise.
-func (a *Agent) owner(u User) *store.Owner {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	return &store.Owner{UID: u.UID, GID: u.GID}
 }
 
 // Deliver implements deliver.Agent.
@@ -133,7 +132,7 @@ func (a *Agent) planRecipient(ctx context.Context, rc *rcpt, p *plan) {
 		return
 	}
 	for _, t := range targets {
-		a.planTarget(ctx, rc, p, t, "")
+		a.planTarget(ctx, rc, p, t, nil)
 	}
 }
 
@@ -146,9 +145,13 @@ func expandFailure(err error) deliver.Result {
 	return deliver.Resultf(deliver.Deferred, "4.3.0", "alias expansion: %v", err)
 }
 
-// planTarget adds one expansion result. forwardOf is the user whose
-// .forward listed the target, "" for alias results.
-func (a *Agent) planTarget(ctx context.Context, rc *rcpt, p *plan, t aliases.Target, forwardOf string) {
+// planTarget adds one expansion result. fwd is the user whose .forward
+// listed the target, nil for alias results.
+func (a *Agent) planTarget(ctx context.Context, rc *rcpt, p *plan, t aliases.Target, fwd *User) {
+	forwardOf := ""
+	if fwd != nil {
+		forwardOf = maps.FoldKey(fwd.Name)
+	}
 	switch t.Kind {
 	case aliases.Address:
 		p.forward(t.Value, a.forwardSender(rc, t))
@@ -168,22 +171,8 @@ func (a *Agent) planTarget(ctx context.Context, rc *rcpt, p *plan, t aliases.Tar
 			a.planMailbox(ctx, rc, p, t.Value, t.Extension, true)
 		}
 	case aliases.File, aliases.Command:
-		p.add(a.restricted(t))
+		a.planExternal(ctx, rc, p, t, fwd)
 	}
-}
-
-// restricted decides a |command or /file target: Postfix's policy
-// (allow_mail_to_commands, allow_mail_to_files) applies now; the delivery
-// itself, as the right user, comes with privilege separation.
-func (a *Agent) restricted(t aliases.Target) deliver.Result {
-	what := "file"
-	if t.Kind == aliases.Command {
-		what = "command"
-	}
-	if a.Config == nil || !t.Allowed(a.Config) {
-		return deliver.Resultf(deliver.Bounced, "5.7.1", "mail to %s is restricted", what)
-	}
-	return deliver.Resultf(deliver.Deferred, "4.3.0", "delivery to files/commands is not available yet (%s %s)", what, t.Value)
 }
 
 // qualify gives a local name its domain for resubmission: the recipient's,
@@ -243,7 +232,7 @@ func (a *Agent) planMailbox(ctx context.Context, rc *rcpt, p *plan, name, ext st
 			}
 			if len(targets) > 0 {
 				for _, t := range targets {
-					a.planTarget(ctx, rc, p, t, maps.FoldKey(u.Name))
+					a.planTarget(ctx, rc, p, t, &u)
 				}
 				return
 			}
@@ -281,20 +270,6 @@ func (a *Agent) planUnknown(rc *rcpt, p *plan, name, ext string) {
 		return
 	}
 	p.add(deliver.Resultf(deliver.Bounced, "5.1.1", "unknown user: %q", name))
-}
-
-// mailboxPath says where a user's mail goes: a Maildir when the path ends
-// in "/", an mbox file otherwise.
-func (a *Agent) mailboxPath(u User) (path string, maildir bool) {
-	switch {
-	case strings.HasSuffix(a.HomeMailbox, "/"):
-		return filepath.Join(u.Home, a.HomeMailbox) + "/", true
-	case a.HomeMailbox != "":
-		return filepath.Join(u.Home, a.HomeMailbox), false
-	case strings.HasSuffix(a.SpoolDir, "/"):
-		return a.SpoolDir + u.Name + "/", true
-	}
-	return filepath.Join(a.SpoolDir, u.Name), false
 }
 
 // headers are the lines local(8) prepends in a mailbox: Return-Path,

@@ -10,6 +10,7 @@ import (
 	"mailhorn/internal/aliases"
 	"mailhorn/internal/deliver"
 	"mailhorn/internal/deliver/delivertest"
+	"mailhorn/internal/privsep"
 	"mailhorn/internal/queue"
 )
 
@@ -140,16 +141,34 @@ func TestAliases(t *testing.T) {
 	}
 }
 
-// |command and /file targets are restricted by allow_mail_to_*; when
-// allowed they are deferred (privilege separation comes later) and nothing
-// else of the alias is delivered meanwhile.
+// |command and /file targets are restricted by allow_mail_to_*; allowed
+// ones are delivered with the alias table owner's rights (root here:
+// default_privs, the fake account "privs").
 func TestCommandsAndFiles(t *testing.T) {
-	e := newEnv(t, map[string]string{"home_mailbox": "Maildir/"})
+	e := newEnv(t, map[string]string{"home_mailbox": "Maildir/", "recipient_delimiter": "+"})
 	maildir := filepath.Join(e.home("bob"), "Maildir")
-	check(t, "command", e.deliver1(t, msg, "mixed@example.test"), deliver.Deferred, "4.3.0", "delivery to files/commands is not available yet")
-	check(t, "file", e.deliver1(t, msg, "tofile@example.test"), deliver.Deferred, "4.3.0", "delivery to files/commands is not available yet")
-	if got := maildirFiles(t, maildir); len(got) != 0 {
-		t.Errorf("bob got a copy while the command was deferred: %q", got)
+	check(t, "command", e.deliver1(t, msg, "mixed@example.test"), deliver.Sent, "2.0.0", "delivered to maildir, delivered to command: /bin/cat > "+e.dir+"/mixed.out")
+	if got := maildirFiles(t, maildir); len(got) != 1 {
+		t.Errorf("bob got %d copies", len(got))
+	}
+	out := readFile(t, filepath.Join(e.dir, "mixed.out"))
+	want := "From alice@remote.test  Tue Mar  5 07:08:09 2024\nReturn-Path: <alice@remote.test>\nX-Original-To: mixed@example.test\nDelivered-To: mixed@example.test\n" + msg
+	if out != want {
+		t.Errorf("command got %q, want %q", out, want)
+	}
+
+	check(t, "file", e.deliver1(t, quoted, "tofile@example.test"), deliver.Sent, "2.0.0", "delivered to file: "+e.dir+"/archive")
+	if r := e.run.last(); r.As.User != "privs" || r.As.UID != 65534 || r.Source != privsep.SourceAlias || r.Op != privsep.OpMbox {
+		t.Errorf("root-owned alias: request %+v, want default_privs", r)
+	}
+	check(t, "file again", e.deliver1(t, msg, "tofile@example.test"), deliver.Sent, "2.0.0", "delivered to file")
+	checkWithPython(t, filepath.Join(e.dir, "archive"), []string{"From test", "hi"})
+	if got := readFile(t, filepath.Join(e.dir, "archive")); !strings.Contains(got, "\n>From here\n>From there\nFrom\n") {
+		t.Errorf("file not in mbox form: %q", got)
+	}
+	check(t, "maildir file", e.deliver1(t, msg, "tomaildir@example.test"), deliver.Sent, "2.0.0", "delivered to maildir: "+e.dir+"/md/")
+	if got := maildirFiles(t, filepath.Join(e.dir, "md")); len(got) != 1 || !strings.HasPrefix(got[0], "Return-Path: <alice@remote.test>\nX-Original-To: tomaildir@example.test\n") {
+		t.Errorf("maildir file: %q", got)
 	}
 
 	e = newEnv(t, map[string]string{"home_mailbox": "Maildir/", "allow_mail_to_commands": "forward", "allow_mail_to_files": "include"})
@@ -160,6 +179,40 @@ func TestCommandsAndFiles(t *testing.T) {
 	if got := maildirFiles(t, maildir); len(got) != 1 {
 		t.Errorf("bob got %d copies", len(got))
 	}
+}
+
+// A command gets local(8)'s environment.
+func TestCommandEnvironment(t *testing.T) {
+	e := newEnv(t, map[string]string{"recipient_delimiter": "+", "export_environment": "TZ MAILHORN_TEST_X LANG=C"})
+	e.a.Getenv = func(k string) string { return map[string]string{"MAILHORN_TEST_X": "yes", "SECRET": "no"}[k] }
+	req := delivertest.Request(t, msg, "envtest+ext@example.test")
+	req.Recipients[0].Original = "EnvTest+Ext@Example.Test"
+	req.Sender = "a;b@remote.test"
+	check(t, "env", e.a.Deliver(context.Background(), req)[0], deliver.Sent, "2.0.0", "delivered to command")
+	env := map[string]string{}
+	for _, l := range strings.Split(readFile(t, filepath.Join(e.dir, "env.out")), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			env[k] = v
+		}
+	}
+	for k, v := range map[string]string{
+		"PATH": "/usr/bin:/bin", "LANG": "C", "MAILHORN_TEST_X": "yes", "SECRET": "",
+		"HOME": e.home("privs"), "USER": "privs", "LOGNAME": "privs", "SHELL": "/bin/sh",
+		"SENDER": "a_b@remote.test", "RECIPIENT": "envtest+ext@example.test", "ORIGINAL_RECIPIENT": "EnvTest+Ext@Example.Test",
+		"LOCAL": "envtest+ext", "EXTENSION": "ext", "DOMAIN": "example.test",
+	} {
+		if env[k] != v {
+			t.Errorf("%s=%q, want %q", k, env[k], v)
+		}
+	}
+}
+
+// Exit statuses map as in Postfix's pipe_command.
+func TestCommandStatus(t *testing.T) {
+	e := newEnv(t, nil)
+	check(t, "75", e.deliver1(t, msg, "fail75@example.test"), deliver.Deferred, "4.3.0", "temporary failure. Command output: busy")
+	check(t, "67", e.deliver1(t, msg, "fail67@example.test"), deliver.Bounced, "5.1.1", "user unknown. Command output: no such user")
+	check(t, "dsn in output", e.deliver1(t, msg, "dsnout@example.test"), deliver.Bounced, "5.7.1", "go away")
 }
 
 func writeForward(t *testing.T, path, text string, perm os.FileMode) {
@@ -231,10 +284,20 @@ func TestDotForward(t *testing.T) {
 	}
 
 	// A command in .forward is allowed by default (allow_mail_to_commands
-	// = alias, forward), so it waits for privilege separation.
+	// = alias, forward) and runs as the user (here: our own uid).
 	os.Remove(fwd)
-	writeForward(t, fwd, "|/usr/bin/procmail\n", 0o644)
-	check(t, "command", e.deliver1(t, msg, "bob@example.test"), deliver.Deferred, "4.3.0", "not available yet")
+	writeForward(t, fwd, "\"|/bin/sh -c 'echo $USER $HOME > "+e.dir+"/fwd.out'\"\n", 0o644)
+	check(t, "command", e.deliver1(t, msg, "bob@example.test"), deliver.Sent, "2.0.0", "delivered to command")
+	want := "bob " + e.home("bob") + "\n"
+	if os.Geteuid() == 0 {
+		want = "privs " + e.home("privs") + "\n" // bob has uid 0 here: default_privs
+	}
+	if r := e.run.last(); r.Source != privsep.SourceForward || r.Op != privsep.OpCommand || (os.Geteuid() != 0 && r.As.User != "bob") {
+		t.Errorf(".forward command request %+v", r)
+	}
+	if got := readFile(t, filepath.Join(e.dir, "fwd.out")); got != want {
+		t.Errorf("command as %q, want %q", got, want)
+	}
 }
 
 func TestExtensions(t *testing.T) {
@@ -269,7 +332,7 @@ func TestUnsupportedSettings(t *testing.T) {
 	e := newEnv(t, map[string]string{"mailbox_command": "/usr/bin/procmail"})
 	check(t, "mailbox_command", e.deliver1(t, msg, "bob@example.test"), deliver.Deferred, "4.3.5", "not supported")
 	e = newEnv(t, map[string]string{"fallback_transport": "lmtp:unix:/x"})
-	check(t, "fallback_transport", e.deliver1(t, msg, "nobody@example.test"), deliver.Deferred, "4.3.5", "not supported")
+	check(t, "fallback_transport", e.deliver1(t, msg, "nosuchuser@example.test"), deliver.Deferred, "4.3.5", "not supported")
 }
 
 func TestForwardFailures(t *testing.T) {

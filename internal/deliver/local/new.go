@@ -8,6 +8,7 @@ import (
 	"mailhorn/internal/aliases"
 	"mailhorn/internal/config"
 	"mailhorn/internal/maillog"
+	"mailhorn/internal/privsep"
 	"mailhorn/internal/store"
 )
 
@@ -31,7 +32,12 @@ func New(cfg *config.Config, x *aliases.Expander, users Users, w *store.Writer, 
 		MailboxTransport:  cfg.Get("mailbox_transport"),
 		FallbackTransport: cfg.Get("fallback_transport"),
 		StrictOwnership:   true,
-		Lock:              DefaultLockOptions(),
+		Lock:              privsep.DefaultLock(),
+		DefaultPrivs:      cfg.Get("default_privs"),
+		CommandTimeLimit:  cfg.Duration("command_time_limit"),
+		CommandShell:      cfg.Get("local_command_shell"),
+		CommandFilter:     cfg.Get("command_expansion_filter"),
+		ExportEnv:         cfg.List("export_environment"),
 		Hostname:          cfg.Get("myhostname"),
 		MailName:          cfg.Get("mail_name"),
 		Log:               log,

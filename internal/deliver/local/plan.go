@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"mailhorn/internal/deliver"
-	"mailhorn/internal/store"
 )
 
 // plan is what delivery to one recipient will do, decided before anything
@@ -15,6 +14,7 @@ import (
 type plan struct {
 	results    []deliver.Result
 	mailboxes  []User
+	externals  []external
 	forwards   []forwardGroup
 	warnedRoot bool
 }
@@ -72,6 +72,9 @@ func (a *Agent) execute(ctx context.Context, rc *rcpt, p *plan) deliver.Result {
 	for _, u := range p.mailboxes {
 		out = append(out, a.deliverMailbox(ctx, rc, u))
 	}
+	for _, x := range p.externals {
+		out = append(out, a.run(ctx, rc, x.req))
+	}
 	for _, g := range p.forwards {
 		out = append(out, a.submitForward(ctx, rc, g))
 	}
@@ -100,17 +103,4 @@ func combine(out []deliver.Result) deliver.Result {
 		}
 	}
 	return deliver.Result{Status: deliver.Sent, DSN: "2.0.0", Text: strings.Join(texts, ", ")}
-}
-
-// deliverMailbox writes the message into a user's mailbox or Maildir.
-func (a *Agent) deliverMailbox(ctx context.Context, rc *rcpt, u User) deliver.Result {
-	if err := ctx.Err(); err != nil {
-		return deliver.Resultf(deliver.Deferred, "4.3.0", "delivery interrupted: %v", err)
-	}
-	path, maildir := a.mailboxPath(u)
-	prefix := headers(rc.req, rc.r)
-	if maildir {
-		return deliver.Maildir(ctx, a.Writer, rc.req, store.Maildir(path), a.owner(u), prefix, a.SizeLimit)
-	}
-	return a.deliverMbox(ctx, rc.req, path, u, prefix)
 }

@@ -48,3 +48,20 @@ func (SystemUsers) Lookup(ctx context.Context, name string) (User, bool, error) 
 	}
 	return User{Name: u.Username, UID: uid, GID: gid, Home: u.HomeDir}, true, nil
 }
+
+// LookupID finds the account of a uid (the owner of an alias table or
+// :include: file, whose name, home and shell a command gets).
+func (SystemUsers) LookupID(ctx context.Context, uid int) (User, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return User{}, false, err
+	}
+	u, err := user.LookupId(strconv.Itoa(uid))
+	var unknown user.UnknownUserIdError
+	if errors.As(err, &unknown) {
+		return User{}, false, nil
+	}
+	if err != nil {
+		return User{}, false, fmt.Errorf("passwd lookup of uid %d: %w", uid, err)
+	}
+	return SystemUsers{}.Lookup(ctx, u.Username)
+}

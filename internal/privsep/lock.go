@@ -1,4 +1,4 @@
-package local
+package privsep
 
 import (
 	"context"
@@ -9,36 +9,21 @@ import (
 	"time"
 )
 
-// LockOptions are the mailbox locking settings: mailbox_delivery_lock,
-// deliver_lock_attempts, deliver_lock_delay and stale_lock_time.
-type LockOptions struct {
-	Dotlock  bool          // create PATH.lock (mailbox_delivery_lock "dotlock")
-	Fcntl    bool          // fcntl(2) record lock on the whole file ("fcntl")
-	Attempts int           // how many times to try each lock; 0: 20
-	Delay    time.Duration // between attempts; 0: 1s
-	Stale    time.Duration // a dotlock older than this is removed; 0: 500s
-}
-
-// DefaultLockOptions are Postfix's defaults on Linux.
-func DefaultLockOptions() LockOptions {
-	return LockOptions{Dotlock: true, Fcntl: true, Attempts: 20, Delay: time.Second, Stale: 500 * time.Second}
-}
-
-func (o LockOptions) attempts() int {
+func (o Lock) attempts() int {
 	if o.Attempts > 0 {
 		return o.Attempts
 	}
 	return 20
 }
 
-func (o LockOptions) delay() time.Duration {
+func (o Lock) delay() time.Duration {
 	if o.Delay > 0 {
 		return o.Delay
 	}
 	return time.Second
 }
 
-func (o LockOptions) stale() time.Duration {
+func (o Lock) stale() time.Duration {
 	if o.Stale > 0 {
 		return o.Stale
 	}
@@ -60,7 +45,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // dotlock creates path.lock exclusively, as Postfix's dot_lockfile does:
 // retry while it exists, remove it when its change time is older than the
 // stale time. It returns the lock's path for unlocking.
-func dotlock(ctx context.Context, path string, o LockOptions, now func() time.Time) (string, error) {
+func dotlock(ctx context.Context, path string, o Lock, now func() time.Time) (string, error) {
 	lock := path + ".lock"
 	var err error
 	for n := 1; ; n++ {
@@ -91,7 +76,7 @@ func dotlock(ctx context.Context, path string, o LockOptions, now func() time.Ti
 // without blocking and waiting between attempts (Postfix's deliver_flock),
 // so that a mail reader holding the lock delays delivery instead of
 // blocking it forever, and so that ctx cancels the wait.
-func fcntlLock(ctx context.Context, f *os.File, o LockOptions) error {
+func fcntlLock(ctx context.Context, f *os.File, o Lock) error {
 	var err error
 	for n := 1; ; n++ {
 		if err = tryLock(f); err == nil {
