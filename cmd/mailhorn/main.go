@@ -51,6 +51,7 @@ var commands = map[string]command{
 	"cat":          {"show a queue file: envelope, headers, body (postcat)", runCat},
 	"privhelper":   {"(internal) one delivery as a user, started by the mail system", runPrivsepHelper},
 	"master-child": {"(internal) the mail system proper, started as mail_owner by start/start-fg", runMasterChild},
+	"sendmail":     {"submit mail from the command line (sendmail)", runSendmail},
 }
 
 // multiCall maps the names under which the binary may be installed (as a
@@ -58,6 +59,7 @@ var commands = map[string]command{
 var multiCall = map[string]string{
 	"newaliases": "newaliases",
 	"mailq":      "mailq",
+	"sendmail":   "sendmail",
 }
 
 func main() {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+
+	"mailhorn/internal/queue"
 	"strconv"
 )
 
@@ -24,13 +26,18 @@ func mailOwner(name string) (uid, gid int, err error) {
 }
 
 // chownTree gives the queue to the mail owner, as postfix set-permissions
-// does, so that the unprivileged process can work in it.
+// does, so that the unprivileged process can work in it. Files waiting in
+// maildrop/ keep their owners: pickup takes the sender from them.
 func chownTree(dir string, uid, gid int) error {
+	maildrop := filepath.Join(dir, queue.Maildrop)
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		if filepath.Dir(path) == maildrop {
 			return nil
 		}
 		return os.Lchown(path, uid, gid)

@@ -14,7 +14,9 @@ import (
 	"mailhorn/internal/config"
 	"mailhorn/internal/control"
 	"mailhorn/internal/deliver"
+	"mailhorn/internal/deliver/local"
 	"mailhorn/internal/maillog"
+	"mailhorn/internal/pickup"
 	"mailhorn/internal/privsep"
 	"mailhorn/internal/qmgr"
 	"mailhorn/internal/queue"
@@ -201,6 +203,36 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
+	// Local submissions (sendmail) wait in maildrop/ for pickup, when
+	// master.cf runs one as Postfix's does.
+	pctx, stopPickup := context.WithCancel(ctx)
+	defer stopPickup()
+	pdone := make(chan struct{})
+	if hasService(services, "pickup") {
+		if err := pickup.Prepare(qdir); err != nil {
+			stopQmgr()
+			<-qdone
+			return fmt.Errorf("maildrop: %w", err)
+		}
+		p, err := pickup.New(pickup.Options{
+			Dir: qdir, Submit: m.cur.Submit, Log: ml.Service("pickup"), Users: pickupUsers{},
+			Hostname: cfg.Get("myhostname"), MailName: cfg.Get("mail_name"),
+		})
+		if err != nil {
+			stopQmgr()
+			<-qdone
+			return err
+		}
+		go func() {
+			defer close(pdone)
+			if err := p.Run(pctx); err != nil && pctx.Err() == nil {
+				log.Error("pickup", "err", err)
+			}
+		}()
+	} else {
+		close(pdone)
+	}
+
 	// The queue tools (mailq, mailhorn queue/super) reach the running queue
 	// manager through public/showq and private/control.
 	ch := &control.QueueHandler{Queue: q, Admin: mgr, EmptyAddress: cfg.Get("empty_address_recipient")}
@@ -254,6 +286,8 @@ func Run(ctx context.Context, o Options) error {
 	m.shutdown()
 	stopControl()
 	ctl.Wait()
+	stopPickup()
+	<-pdone
 	stopQmgr()
 	qerr := <-qdone
 	m.mu.Lock()
@@ -477,4 +511,21 @@ func inheritedListeners(services []config.Service, named []privsep.NamedListener
 		}
 	}
 	return out, nil
+}
+
+func hasService(services []config.Service, command string) bool {
+	for _, svc := range services {
+		if svc.Command == command {
+			return true
+		}
+	}
+	return false
+}
+
+// pickupUsers tells pickup the login name of a maildrop file's owner.
+type pickupUsers struct{}
+
+func (pickupUsers) LookupID(ctx context.Context, uid int) (string, bool, error) {
+	u, ok, err := local.SystemUsers{}.LookupID(ctx, uid)
+	return u.Name, ok, err
 }
