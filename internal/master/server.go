@@ -197,8 +197,12 @@ func Run(ctx context.Context, o Options) error {
 	case err := <-scanned:
 		stopWait()
 		if err != nil {
+			// Stopped before the queue was listed: a clean stop.
 			stopQmgr()
 			<-qdone
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
