@@ -79,6 +79,13 @@ func runSuper(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fatal("%v", err)
 	}
+	// As postsuper: only root and mail_owner change the queue. Checked
+	// first, before anything touches the queue directories.
+	if euid := os.Geteuid(); euid != 0 {
+		if u, err := user.Lookup(qe.cfg.Get("mail_owner")); err != nil || u.Uid != strconv.Itoa(euid) {
+			return fatal("use of this command is reserved for the superuser and mail_owner")
+		}
+	}
 	q, err := qe.openQueue()
 	if err != nil {
 		return fatal("%v", err)

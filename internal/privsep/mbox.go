@@ -43,6 +43,8 @@ func (x *executor) execute(ctx context.Context, req *Request) Result {
 		return x.maildir(ctx, req)
 	case OpCommand:
 		return runCommand(ctx, req)
+	case OpRead:
+		return x.read(req)
 	}
 	return Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: unknown delivery operation %q", req.Op)
 }

@@ -22,6 +22,10 @@ const (
 	OpMaildir Op = "maildir"
 	// OpCommand runs a command with the message on its standard input.
 	OpCommand Op = "command"
+	// OpRead reads a user's .forward file (Path) with her rights, since
+	// her home directory may be closed to the mail system; the content
+	// comes back in Result.Data. It carries no message.
+	OpRead Op = "read"
 )
 
 // Source says what named the target of a delivery; the parent checks a
@@ -123,6 +127,9 @@ type Result struct {
 	Text   string         `json:"text"`
 	// Offset is where the message starts in an mbox file (for biff).
 	Offset int64 `json:"offset,omitempty"`
+	// Data is what OpRead read; Absent says there was no such file.
+	Data   []byte `json:"data,omitempty"`
+	Absent bool   `json:"absent,omitempty"`
 }
 
 // Resultf builds a Result.
@@ -147,6 +154,13 @@ func (r *Request) Check() error {
 		}
 		if r.Op == OpMaildir && !strings.HasSuffix(r.Path, "/") {
 			return fmt.Errorf("maildir %q does not end in /", r.Path)
+		}
+	case OpRead:
+		if !cleanAbs(r.Path) || strings.HasSuffix(r.Path, "/") {
+			return fmt.Errorf("path %q is not an absolute clean file path", r.Path)
+		}
+		if r.Source != SourceForward || r.As.User == "" {
+			return fmt.Errorf("only a user's .forward is read")
 		}
 	case OpCommand:
 		if len(r.Argv) == 0 && strings.TrimSpace(r.Shell) == "" {
@@ -187,10 +201,11 @@ func (r *Request) Check() error {
 }
 
 // checkPrivileges refuses root's rights (uid or gid 0) for anything but
-// root's own mailbox, as local(8) and pipe(8) do: files and commands of
-// root-owned aliases run as default_privs.
+// root's own mailbox and .forward, as local(8) and pipe(8) do: files and
+// commands of root-owned aliases run as default_privs.
 func (r *Request) checkPrivileges() error {
-	if (r.As.UID == 0 || r.As.GID == 0) && !(r.Source == SourceMailbox && r.As.User == "root" && r.As.UID == 0) {
+	ownRoot := r.As.User == "root" && r.As.UID == 0 && (r.Source == SourceMailbox || r.Op == OpRead)
+	if (r.As.UID == 0 || r.As.GID == 0) && !ownRoot {
 		return fmt.Errorf("refusing to deliver with root privileges (uid %d, gid %d)", r.As.UID, r.As.GID)
 	}
 	return nil

@@ -49,6 +49,10 @@ type system struct {
 	stderr *os.File
 
 	cleanupSet bool
+	// root: as root, mailhorn commands (start-fg included) run as root,
+	// not as nobody, so that the privileged parent and mail_owner child
+	// run for real (root_test.go).
+	root bool
 }
 
 // newSystem writes a configuration like the demo's into a fresh directory.
@@ -201,7 +205,7 @@ func freePort(t *testing.T) int {
 func (s *system) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(mailhornBin, args...)
 	cmd.Dir = s.dir
-	if runAs.root {
+	if runAs.root && !s.root {
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(runAs.uid), Gid: uint32(runAs.gid), Groups: []uint32{}},
 		}

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"syscall"
 
-	"mailhorn/internal/aliases"
 	"mailhorn/internal/cleanup"
 	"mailhorn/internal/deliver"
+	"mailhorn/internal/privsep"
 	"mailhorn/internal/queue"
 )
 
@@ -59,7 +60,7 @@ func (a *Agent) attrs(rc *rcpt, u User, ext string) attrs {
 // checks are made on the open file itself (no symbolic link as the last
 // component, same file as the one checked, a root-owned file only when it
 // has one link) to keep a user from making us read a file she may not.
-func (a *Agent) readForward(rc *rcpt, u User, ext string) ([]byte, string, bool) {
+func (a *Agent) readForward(ctx context.Context, rc *rcpt, u User, ext string) (data []byte, path string, found bool, err error) {
 	at := a.attrs(rc, u, ext)
 	for _, pattern := range a.ForwardPath {
 		e, err := at.expand(pattern, a.ForwardFilter)
@@ -71,18 +72,42 @@ func (a *Agent) readForward(rc *rcpt, u User, ext string) ([]byte, string, bool)
 			continue
 		}
 		path := e.text
-		fi, err := os.Lstat(path)
-		if err != nil {
+		data, absent, err := privsep.ReadForwardFile(path, u.UID, privsep.MaxReadSize)
+		if errors.Is(err, fs.ErrPermission) && a.Runner != nil && u.UID != os.Geteuid() {
+			// Her home is closed to the mail system: read it as her, as
+			// local(8) does.
+			res, rerr := a.Runner.Run(ctx, &privsep.Request{
+				Op: privsep.OpRead, Source: privsep.SourceForward, Path: path,
+				As:        privsep.Identity{User: u.Name, UID: u.UID, GID: u.GID, Home: u.Home, Shell: u.Shell},
+				QueueID:   rc.req.QueueID,
+				Recipient: rc.r.Address,
+			})
+			switch {
+			case rerr != nil:
+				err = rerr
+			case res.Status == deliver.Bounced:
+				err = fmt.Errorf("%w: %s", privsep.ErrUnsafeForward, res.Text)
+			case res.Status != deliver.Sent:
+				err = errors.New(res.Text)
+			default:
+				data, absent, err = res.Data, res.Absent, nil
+			}
+		}
+		switch {
+		case errors.Is(err, privsep.ErrUnsafeForward):
+			// Ignored with a warning, as Postfix does.
+			a.warn("%v", err)
+			return nil, "", false, nil
+		case err != nil:
+			// Unreadable is not absent: delivering to the mailbox would
+			// ignore her forwarding. Try again later.
+			return nil, path, false, err
+		case absent:
 			continue
 		}
-		data, err := readForwardFile(path, fi, u)
-		if err != nil {
-			a.warn("%v", err)
-			return nil, "", false
-		}
-		return data, path, true
+		return data, path, true, nil
 	}
-	return nil, "", false
+	return nil, "", false, nil
 }
 
 func nlink(fi os.FileInfo) uint64 {
@@ -97,49 +122,6 @@ func fileUID(fi os.FileInfo) int {
 		return int(st.Uid)
 	}
 	return -1
-}
-
-func checkForward(path string, fi os.FileInfo, u User) error {
-	switch uid := fileUID(fi); {
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("file %s is not a regular file", path)
-	case uid != 0 && uid != u.UID:
-		return fmt.Errorf("file %s has bad owner uid %d", path, uid)
-	case fi.Mode().Perm()&0o002 != 0:
-		return fmt.Errorf("file %s is world writable", path)
-	case uid == 0 && u.UID != 0 && nlink(fi) != 1:
-		return fmt.Errorf("file %s is owned by root and has %d hard links", path, nlink(fi))
-	}
-	return nil
-}
-
-func readForwardFile(path string, before os.FileInfo, u User) ([]byte, error) {
-	if err := checkForward(path, before, u); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open file %s: %w", path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("cannot open file %s: %w", path, err)
-	}
-	if !os.SameFile(before, fi) {
-		return nil, fmt.Errorf("file %s changed while it was opened", path)
-	}
-	if err := checkForward(path, fi, u); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(f, aliases.DefaultMaxIncludeSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read file %s: %w", path, err)
-	}
-	if len(data) > aliases.DefaultMaxIncludeSize {
-		return nil, fmt.Errorf("file %s is larger than %d bytes", path, aliases.DefaultMaxIncludeSize)
-	}
-	return data, nil
 }
 
 // submitForward queues one new message to the addresses of g: the same

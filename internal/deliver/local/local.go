@@ -223,7 +223,11 @@ func (a *Agent) planMailbox(ctx context.Context, rc *rcpt, p *plan, name, ext st
 		a.warn("mail for root has no alias: delivering to root's mailbox; add \"root: someone\" to the aliases")
 	}
 	if dotforward {
-		content, path, ok := a.readForward(rc, u, ext)
+		content, path, ok, err := a.readForward(ctx, rc, u, ext)
+		if err != nil {
+			p.add(deliver.Resultf(deliver.Deferred, "4.3.0", "cannot read .forward file: %v", err))
+			return
+		}
 		if ok {
 			targets, err := a.expander().ExpandForward(ctx, u.Name, u.Home, content, path, u.UID, u.GID)
 			if err != nil {
