@@ -176,3 +176,35 @@ func (a *Agent) extension(local string) string {
 	}
 	return ""
 }
+
+// planMailboxCommand plans mailbox_command (procmail, maildrop, ...) in
+// place of the mailbox, as local(8) does after aliases and .forward: run
+// as the user, with $DOMAIN, $EXTENSION, $HOME, $LOCAL, $LOGNAME,
+// $RECIPIENT, $SENDER, $SHELL and $USER expanded (through
+// command_expansion_filter) and the command environment.
+func (a *Agent) planMailboxCommand(rc *rcpt, p *plan, u User, ext string) {
+	at := attrs{}
+	for k, v := range a.attrs(rc, u, ext) {
+		at[strings.ToUpper(k)] = v
+	}
+	at["LOGNAME"] = u.Name
+	at["SENDER"] = rc.req.Sender
+	e, err := at.expand(a.MailboxCommand, a.CommandFilter)
+	if err != nil {
+		p.add(deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: mailbox_command %q: %v", a.MailboxCommand, err))
+		return
+	}
+	id := privsep.Identity{User: u.Name, UID: u.UID, GID: u.GID, Home: u.Home, Shell: u.Shell}
+	req := &privsep.Request{
+		Op: privsep.OpCommand, Source: privsep.SourceForward, As: id,
+		Shell: e.text, ShellPath: a.CommandShell, Env: a.commandEnv(rc, id), Dir: id.Home,
+		TimeLimit: a.CommandTimeLimit,
+		// local(8): From_ line and headers, no quoting, no empty line.
+		Copy: privsep.Copy{Prefix: append([]byte(fromLine(rc.req.Sender, a.now())), headers(rc.req, rc.r)...)},
+	}
+	if err := req.Check(); err != nil {
+		p.add(deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: mailbox_command: %v", err))
+		return
+	}
+	p.externals = append(p.externals, external{key: "mailbox_command\x00" + u.Name, req: req})
+}

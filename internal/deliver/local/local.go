@@ -48,8 +48,9 @@ type Agent struct {
 	ForwardPath   []string // forward_path, unexpanded
 	ForwardFilter string   // forward_expansion_filter
 	LuserRelay    string   // luser_relay, unexpanded
-	// MailboxCommand, MailboxTransport and FallbackTransport are not
-	// supported yet: a recipient that needs them is deferred.
+	// MailboxCommand (mailbox_command) replaces mailbox delivery.
+	// MailboxTransport and FallbackTransport are not supported yet: a
+	// recipient that needs them is deferred.
 	MailboxCommand    string
 	MailboxTransport  string
 	FallbackTransport string
@@ -200,8 +201,8 @@ func (a *Agent) forwardSender(rc *rcpt, t aliases.Target) string {
 // planMailbox plans delivery to a local user: her .forward when dotforward
 // is set and she has one, else her mailbox.
 func (a *Agent) planMailbox(ctx context.Context, rc *rcpt, p *plan, name, ext string, dotforward bool) {
-	if a.MailboxTransport != "" || a.MailboxCommand != "" {
-		p.add(deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: mailbox_transport and mailbox_command are not supported by the local agent yet"))
+	if a.MailboxTransport != "" {
+		p.add(deliver.Resultf(deliver.Deferred, "4.3.5", "mail system configuration error: mailbox_transport is not supported by the local agent yet"))
 		return
 	}
 	u, found, err := a.Users.Lookup(ctx, name)
@@ -241,6 +242,10 @@ func (a *Agent) planMailbox(ctx context.Context, rc *rcpt, p *plan, name, ext st
 				return
 			}
 		}
+	}
+	if a.MailboxCommand != "" {
+		a.planMailboxCommand(rc, p, u, ext)
+		return
 	}
 	p.mailbox(u)
 }

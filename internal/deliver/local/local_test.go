@@ -328,9 +328,28 @@ func TestExtensions(t *testing.T) {
 	}
 }
 
+// mailbox_command replaces the mailbox: run as the user, with $USER,
+// $EXTENSION, ... expanded and the message on standard input.
+func TestMailboxCommand(t *testing.T) {
+	e := newEnv(t, map[string]string{"recipient_delimiter": "+"})
+	out := filepath.Join(e.dir, "mbcmd.out")
+	e.a.MailboxCommand = "/bin/sh -c 'echo $USER ${EXTENSION?+$EXTENSION} > " + out + "; cat >> " + out + "'"
+	check(t, "bob+x", e.deliver1(t, msg, "bob+x@example.test"), deliver.Sent, "2.0.0", "delivered to command")
+	got := readFile(t, out)
+	if !strings.HasPrefix(got, "bob +x\nFrom ") || !strings.Contains(got, "Delivered-To: bob+x@example.test\n") {
+		t.Errorf("mailbox_command output:\n%s", got)
+	}
+	if r := e.run.last(); r.As.User != "bob" || r.Op != privsep.OpCommand {
+		t.Errorf("ran %+v, want a command as bob", r)
+	}
+	if files, _ := filepath.Glob(filepath.Join(e.dir, "spool", "*")); len(files) != 0 {
+		t.Errorf("mailbox written too: %q", files)
+	}
+}
+
 func TestUnsupportedSettings(t *testing.T) {
-	e := newEnv(t, map[string]string{"mailbox_command": "/usr/bin/procmail"})
-	check(t, "mailbox_command", e.deliver1(t, msg, "bob@example.test"), deliver.Deferred, "4.3.5", "not supported")
+	e := newEnv(t, map[string]string{"mailbox_transport": "lmtp:unix:/x"})
+	check(t, "mailbox_transport", e.deliver1(t, msg, "bob@example.test"), deliver.Deferred, "4.3.5", "not supported")
 	e = newEnv(t, map[string]string{"fallback_transport": "lmtp:unix:/x"})
 	check(t, "fallback_transport", e.deliver1(t, msg, "nosuchuser@example.test"), deliver.Deferred, "4.3.5", "not supported")
 }
