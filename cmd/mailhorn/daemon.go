@@ -57,18 +57,8 @@ func runStartFg(ctx context.Context, e *env, args []string) int {
 	if !ok {
 		return 2
 	}
-	reload := make(chan struct{}, 1)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	reload, stopHUP := reloadOnHUP()
+	defer stopHUP()
 	o := master.Options{ConfigDir: dir, LogTo: e.stderr, Reload: reload}
 	// "mailhorn start" passes a pipe on which to say that we are up, and
 	// asks for syslog.
@@ -87,17 +77,11 @@ func runStartFg(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-// runMasterChild is the mail system proper when a root parent started it
-// as mail_owner (privilege separation); never run by hand.
-func runMasterChild(ctx context.Context, e *env, args []string) int {
-	dir, ok := daemonFlags(e, "master-child", args)
-	if !ok {
-		return 2
-	}
+// reloadOnHUP turns SIGHUP into reload requests for master.Run.
+func reloadOnHUP() (<-chan struct{}, func()) {
 	reload := make(chan struct{}, 1)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for range hup {
 			select {
@@ -106,6 +90,18 @@ func runMasterChild(ctx context.Context, e *env, args []string) int {
 			}
 		}
 	}()
+	return reload, func() { signal.Stop(hup); close(hup) }
+}
+
+// runMasterChild is the mail system proper when a root parent started it
+// as mail_owner (privilege separation); never run by hand.
+func runMasterChild(ctx context.Context, e *env, args []string) int {
+	dir, ok := daemonFlags(e, "master-child", args)
+	if !ok {
+		return 2
+	}
+	reload, stopHUP := reloadOnHUP()
+	defer stopHUP()
 	o := master.Options{ConfigDir: dir, LogTo: e.stderr, Reload: reload, Inherited: true,
 		Syslog: e.getenv("MAILHORN_SYSLOG") == "1"}
 	if err := master.Run(ctx, o); err != nil {

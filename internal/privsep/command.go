@@ -249,3 +249,21 @@ var sysexits = map[int]exitCode{
 	77: {"5.7.0", "permission denied"},
 	78: {"5.3.5", "local configuration error"},
 }
+
+// BaseEnv is the start of a delivery command's environment, as local(8)
+// and pipe(8) build it: PATH, then the export_environment entries (a NAME
+// is passed on from getenv when set there, NAME=value is set as given).
+func BaseEnv(export []string, getenv func(string) string) []string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	env := []string{"PATH=" + DefaultPath}
+	for _, e := range export {
+		if strings.Contains(e, "=") {
+			env = append(env, e)
+		} else if v := getenv(e); v != "" {
+			env = append(env, e+"="+v)
+		}
+	}
+	return env
+}

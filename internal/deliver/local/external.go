@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -127,18 +126,7 @@ func (a *Agent) identity(ctx context.Context, p *plan, t aliases.Target, fwd *Us
 // LOCAL, EXTENSION, DOMAIN — those filtered through
 // command_expansion_filter.
 func (a *Agent) commandEnv(rc *rcpt, id privsep.Identity) []string {
-	env := []string{"PATH=" + privsep.DefaultPath}
-	getenv := a.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	for _, e := range a.ExportEnv {
-		if strings.Contains(e, "=") {
-			env = append(env, e)
-		} else if v := getenv(e); v != "" {
-			env = append(env, e+"="+v)
-		}
-	}
+	env := privsep.BaseEnv(a.ExportEnv, a.Getenv)
 	set := func(name, value string) {
 		if value != "" {
 			env = append(env, name+"="+value)

@@ -3,7 +3,6 @@ package pipe
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/user"
 	"strconv"
 	"strings"
@@ -191,18 +190,7 @@ func (a *Agent) run(ctx context.Context, req *deliver.Request, rcpts []deliver.R
 	if f.DeliveredTo {
 		prefix.WriteString("Delivered-To: " + address.FromInternal(rcpts[0].Address).String() + "\n")
 	}
-	env := []string{"PATH=" + privsep.DefaultPath}
-	getenv := a.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	for _, e := range a.ExportEnv {
-		if strings.Contains(e, "=") {
-			env = append(env, e)
-		} else if v := getenv(e); v != "" {
-			env = append(env, e+"="+v)
-		}
-	}
+	env := privsep.BaseEnv(a.ExportEnv, a.Getenv)
 	qf, body, err := req.OpenContent()
 	if err != nil {
 		return privsep.Resultf(deliver.Deferred, "4.3.0", "cannot read the queue file: %v", err)
