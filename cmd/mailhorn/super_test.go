@@ -130,7 +130,7 @@ func TestSuperStructureAndPurge(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"renamed file deferred/" + b + " as deferred/" + b[12:13] + "/" + b, "removed file incoming/D/0123456789ABD001", "set mode of deferred/" + b + " to 0600"} {
+	for _, want := range []string{"renamed file deferred/" + b + " as deferred/" + filepath.Base(filepath.Dir(q.Path(queue.Deferred, b))) + "/" + b, "removed file " + strings.TrimPrefix(dead, q.Dir()+"/"), "set mode of deferred/" + b + " to 0600"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("no %q in:\n%s", want, errOut)
 		}

@@ -456,7 +456,7 @@ func TestPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(removed)
-	want := []string{filepath.Join("deferred", "3", "tmp.12345"), filepath.Join("hold", "0123456789ABC001"), filepath.Join("incoming", dead[12:13], dead)}
+	want := []string{filepath.Join("deferred", "3", "tmp.12345"), filepath.Join("hold", "0123456789ABC001"), filepath.Join("incoming", queue.HashDir(dead), dead)}
 	sort.Strings(want)
 	if n != 3 || strings.Join(removed, " ") != strings.Join(want, " ") {
 		t.Errorf("removed %d: %v, want %v", n, removed, want)
@@ -481,7 +481,7 @@ func TestRepair(t *testing.T) {
 	// c: in active/ (a Postfix-style layout); a bogus name; a bad mode;
 	// a missing hash directory.
 	wrong := "0"
-	if a[12:13] == "0" {
+	if queue.HashDir(a) == "0" {
 		wrong = "1"
 	}
 	must(t, os.Rename(q.Path(queue.Incoming, a), filepath.Join(dir, "deferred", wrong, a)))
@@ -503,9 +503,9 @@ func TestRepair(t *testing.T) {
 		"removed directory incoming/alien",
 		"set mode of incoming/2/junk to 0600",
 		"bogus file name: incoming/2/junk",
-		"renamed file deferred/" + wrong + "/" + a + " as deferred/" + a[12:13] + "/" + a,
-		"renamed file hold/" + b + " as hold/" + b[12:13] + "/" + b,
-		"renamed file active/5/" + c + " as incoming/" + c[12:13] + "/" + c,
+		"renamed file deferred/" + wrong + "/" + a + " as deferred/" + queue.HashDir(a) + "/" + a,
+		"renamed file hold/" + b + " as hold/" + queue.HashDir(b) + "/" + b,
+		"renamed file active/5/" + c + " as incoming/" + queue.HashDir(c) + "/" + c,
 		"removed directory active/5",
 	} {
 		if !strings.Contains(text, want) {

@@ -58,7 +58,7 @@ func (q *Queue) Dir() string { return q.dir }
 
 // Path is where the file of a message with this ID lives in queue name.
 func (q *Queue) Path(name, id string) string {
-	return filepath.Join(q.dir, name, hashDir(id), id)
+	return filepath.Join(q.dir, name, HashDir(id), id)
 }
 
 // Writer is a queue file being written. Nothing is acknowledged until Commit
