@@ -96,7 +96,7 @@ func findQueueFile(qdir, id string) (string, string, error) {
 		return "", "", errors.New("invalid queue ID")
 	}
 	for _, name := range []string{queue.Incoming, queue.Deferred, queue.Hold} {
-		rel := filepath.Join(name, id[12:13], id)
+		rel := filepath.Join(name, queue.HashDir(id), id)
 		if _, err := os.Lstat(filepath.Join(qdir, rel)); err == nil {
 			return filepath.Join(qdir, rel), rel, nil
 		}

@@ -20,7 +20,7 @@ func TestCat(t *testing.T) {
 		t.Fatal(err)
 	}
 	deferIt(t, q, queue.Deferred, id, map[int]string{0: "connect to example.net: Connection refused"})
-	rel := filepath.Join("deferred", id[12:13], id)
+	rel := filepath.Join("deferred", queue.HashDir(id), id)
 
 	out, errOut, code := runCommand(t, runCat, "", "-c", conf, "-q", id)
 	if code != 0 {

@@ -20,6 +20,7 @@ import (
 	"mailhorn/internal/deliver/local"
 	"mailhorn/internal/deliver/pipe"
 	"mailhorn/internal/deliver/reject"
+	"mailhorn/internal/deliver/smtp"
 	"mailhorn/internal/deliver/virtual"
 	"mailhorn/internal/maillog"
 	"mailhorn/internal/maps"
@@ -119,6 +120,13 @@ func (g *generation) agent(cfg *config.Config, svc config.Service, sh *shared) (
 		return g.localAgent(cfg, svc, sh)
 	case "pipe":
 		return pipe.New(cfg, svc, sh.runner)
+	case "smtp", "lmtp":
+		a, err := smtp.NewFromConfig(cfg, svc.Command == "lmtp", sh.log)
+		if err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, a)
+		return a, nil
 	}
 	return nil, nil
 }
