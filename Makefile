@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/mailhorn
 
-.PHONY: all build demo test test-deps vet fmt-check docs bench-maps bench-smtp-in clean
+.PHONY: all build demo test test-deps vet fmt-check docs bench-maps bench-smtp-in bench-smtp-relay clean
 
 all: build
 
@@ -40,6 +40,9 @@ bench-maps: build
 # SMTP in to Maildir, mailhorn and a private Postfix side by side (as root).
 bench-smtp-in:
 	./bench/smtp-in/run.sh
+
+bench-smtp-relay:
+	./bench/smtp-relay/run.sh
 
 clean:
 	rm -rf bin

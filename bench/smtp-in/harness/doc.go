@@ -1,7 +1,8 @@
-// Command harness is the measuring half of the smtp-in benchmark
-// (bench/smtp-in/run.sh): the shell script sets up and starts a mail server
-// (Postfix or mailhorn), and harness drives the load, times it, samples the
-// server's memory and checks what landed in the Maildirs.
+// Command harness is the measuring half of the smtp-in and smtp-relay
+// benchmarks (bench/smtp-in/run.sh, bench/smtp-relay/run.sh): the shell
+// script sets up and starts a mail server (Postfix or mailhorn), and
+// harness drives the load, times it, samples the server's memory and checks
+// what landed in the Maildirs (or, in relay mode, at the sink).
 //
 //	harness port                       print a free TCP port on 127.0.0.1
 //	harness run [flags]                one measured run; appends a JSON line to -results
@@ -14,6 +15,12 @@
 // -mailbase) hold all the messages. It then checks that there are exactly
 // that many files, each with a Message-Id seen once, in the mailbox its
 // To: header names.
+//
+// Relay mode (bench/smtp-relay/run.sh): with -sink HOST:PORT, run starts
+// smtp-sink(1) -c on that address before the clock starts, the server under
+// test relays to it, and the clock stops when smtp-sink's counters show
+// every message received ("." seen); afterwards the count must be exact
+// (a surplus is a duplicate delivery). -mailbase is not needed then.
 //
 // Memory: every -sample interval it walks /proc for the server's process
 // tree (the root given by -pid or -pidfile and all its descendants) and sums

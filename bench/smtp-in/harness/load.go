@@ -25,6 +25,7 @@ type load struct {
 	sender     string
 	smtpSource string
 	keepOpen   bool
+	sink       *sink         // relay mode: count at this sink instead of in the Maildirs
 	settle     time.Duration // wait before verifying
 	stall      time.Duration // give up when deliveries stop for this long
 }
@@ -70,10 +71,10 @@ type timings struct {
 
 // run sends the load and waits until every message is in a Maildir.
 func (l load) run(ctx context.Context, poll time.Duration) (timings, error) {
-	if n, err := countMaildirs(l.mailbase); err != nil {
+	if n, err := l.count(); err != nil {
 		return timings{}, err
 	} else if n != 0 {
-		return timings{}, fmt.Errorf("%s already holds %d messages; each run needs empty Maildirs", l.mailbase, n)
+		return timings{}, fmt.Errorf("%s already holds %d messages; each run needs empty Maildirs (or a fresh sink)", l.mailbase, n)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -124,7 +125,7 @@ func (l load) run(ctx context.Context, poll time.Duration) (timings, error) {
 			if t.done != 0 {
 				continue
 			}
-			n, err := countMaildirs(l.mailbase)
+			n, err := l.count()
 			if err != nil {
 				return t, err
 			}
@@ -134,7 +135,7 @@ func (l load) run(ctx context.Context, poll time.Duration) (timings, error) {
 			if n != delivered {
 				delivered, lastChange = n, time.Now()
 			} else if running == 0 && time.Since(lastChange) > l.stall {
-				return t, fmt.Errorf("stalled: every message was accepted, but only %d of %d are in the Maildirs and none arrived for %v (deferred? see the server's log)", n, l.messages, l.stall)
+				return t, fmt.Errorf("stalled: every message was accepted, but only %d of %d arrived (Maildirs or sink) and none arrived for %v (deferred? see the server's log)", n, l.messages, l.stall)
 			}
 		}
 	}

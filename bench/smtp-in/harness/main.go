@@ -67,6 +67,7 @@ type result struct {
 	Size          int     `json:"size"`
 	Seconds       float64 `json:"seconds"`        // start to last file in the Maildirs
 	AcceptSeconds float64 `json:"accept_seconds"` // start to the last smtp-source exiting
+	Mode          string  `json:"mode,omitempty"` // "relay" when counted at a sink, else Maildir delivery
 	PerSecond     float64 `json:"msgs_per_sec"`
 	PeakRSSKiB    int64   `json:"peak_rss_kib"`
 	PeakPSSKiB    int64   `json:"peak_pss_kib"`
@@ -103,12 +104,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&l.smtpSource, "smtp-source", "/usr/sbin/smtp-source", "smtp-source program")
 	fs.DurationVar(&l.settle, "settle", time.Second, "wait this long after the last delivery before checking for extra files")
 	fs.DurationVar(&l.stall, "stall", time.Minute, "give up when every message was accepted but none arrived for this long")
+	sinkAddr := fs.String("sink", "", "relay mode: start smtp-sink on this HOST:PORT and stop the clock when it has received every message (instead of -mailbase)")
+	smtpSink := fs.String("smtp-sink", "/usr/sbin/smtp-sink", "smtp-sink program (relay mode)")
+	sinkUser := fs.String("sink-user", "nobody", "smtp-sink -u: the account it runs as (relay mode; empty: no -u)")
 	fs.BoolVar(&l.keepOpen, "d", true, "keep each session open for all its messages (smtp-source -d)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if l.addr == "" || l.mailbase == "" || *system == "" {
-		return errors.New("-addr, -mailbase and -system are required")
+	if l.addr == "" || (l.mailbase == "" && *sinkAddr == "") || *system == "" {
+		return errors.New("-addr, -mailbase (or -sink) and -system are required")
 	}
 	if l.messages < 1 || l.sessions < 1 || l.mailboxes < 1 || l.size < 1 {
 		return errors.New("-messages, -sessions, -mailboxes and -size must be positive")
@@ -119,6 +123,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
+	mode := ""
+	if *sinkAddr != "" {
+		s, err := startSink(ctx, *smtpSink, *sinkAddr, *sinkUser)
+		if err != nil {
+			return err
+		}
+		defer s.stop()
+		l.sink, mode = s, "relay"
+	}
 	if err := waitGreeting(ctx, l.addr, *ready); err != nil {
 		return err
 	}
@@ -151,13 +164,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	mem := stopSampling()
-	if err := l.verify(ctx); err != nil {
+	if err := l.check(ctx); err != nil {
 		return fmt.Errorf("%s run %d: %w", *system, *run, err)
 	}
 
 	r := result{
 		System: *system, Label: *label, Run: *run,
 		Messages: l.messages, Sessions: l.sessions, Mailboxes: l.mailboxes, Size: l.size,
+		Mode:          mode,
 		Seconds:       m.done.Seconds(),
 		AcceptSeconds: m.accepted.Seconds(),
 		PerSecond:     float64(l.messages) / m.done.Seconds(),

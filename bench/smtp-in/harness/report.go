@@ -61,6 +61,7 @@ func readResults(name string) ([]result, error) {
 // column is one system's figures: medians over its runs.
 type column struct {
 	label                            string
+	mode                             string    // result.Mode of the first run
 	runs                             []float64 // msgs/s of each run, in run order
 	perSec, secs, accept, cpu        float64
 	srv, srvSys                      float64 // server CPU seconds: all, in the kernel
@@ -101,6 +102,7 @@ func summarize(rs []result) (map[string]*column, []string) {
 		c.srvSys = pick(func(r result) float64 { return r.ServerSys })
 		c.rss = pick(func(r result) float64 { return float64(r.PeakRSSKiB) / 1024 })
 		c.pss = pick(func(r result) float64 { return float64(r.PeakPSSKiB) / 1024 })
+		c.mode = list[0].Mode
 		c.messages, c.sessions, c.boxes, c.bytes = list[0].Messages, list[0].Sessions, list[0].Mailboxes, list[0].Size
 	}
 	return cols, order
@@ -174,7 +176,11 @@ func writeTable(w io.Writer, rs []result, ratio string) error {
 		}
 		return fmt.Sprintf("**%.0f** (%s)", c.perSec, strings.Join(each, ", "))
 	}, func(a, b *column) string { return "**" + times(a.perSec, b.perSec) + "**" })
-	row(fmt.Sprintf("time until all %s messages are in the Maildirs", thousands(first.messages)),
+	arrived := "are in the Maildirs"
+	if first.mode == "relay" {
+		arrived = "reached smtp-sink"
+	}
+	row(fmt.Sprintf("time until all %s messages %s", thousands(first.messages), arrived),
 		func(c *column) string { return fmt.Sprintf("%.2f s", c.secs) },
 		func(a, b *column) string { return times(a.secs, b.secs) })
 	row("time until smtp-source got every 250",
