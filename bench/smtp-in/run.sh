@@ -36,197 +36,54 @@ runs=${RUNS:-3}
 systems=${SYSTEMS:-postfix mailhorn}
 uid=${BENCH_UID:-65534}
 gid=${BENCH_GID:-65534}
+bench=smtp-in
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
-die() {
-	echo "bench-smtp-in: $*" >&2
-	exit 1
-}
-
-[ "$(id -u)" = 0 ] || die "run as root: Postfix's master starts as root (a private instance in a temporary directory; /etc/postfix is not touched)"
-"$root/scripts/test-deps.sh" # installs postfix (unconfigured, not started) when missing
-for p in postfix postconf postmap smtp-source; do
-	command -v "$p" >/dev/null 2>&1 || die "$p not found; install the postfix package (apt-get install postfix)"
-done
-command -v go >/dev/null 2>&1 || die "go not found; the harness and mailhorn are built with it"
+bench_check postfix postconf postmap smtp-source
 [ "$uid" -ge 100 ] || die "BENCH_UID=$uid: Postfix's virtual(8) refuses mailbox uids below virtual_minimum_uid (100)"
-id -nu postfix >/dev/null 2>&1 || die "no postfix user; the postfix package creates it"
-
-work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/bench-smtp-in.XXXXXX")
-chmod 755 "$work" # the postfix user and the mailbox owner walk through it
-running_pf=  # config_directory of the Postfix instance running now
-running_mh=  # PID of the mailhorn running now
-
-stop_postfix() {
-	local conf=$1 pidfile=$2 pid
-	pid=$(cat "$pidfile" 2>/dev/null || true)
-	postfix -c "$conf" stop >/dev/null 2>&1 || true
-	# postfix stop waits for the master; make sure, before the next run
-	# wants the CPU and the port.
-	if [ -n "$pid" ]; then
-		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-	fi
-	running_pf=
-}
-
-stop_mailhorn() {
-	local pid=$1
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$pid" 2>/dev/null && { echo "bench-smtp-in: mailhorn $pid ignored SIGTERM for 10 s; killing it" >&2; kill -KILL "$pid" 2>/dev/null; } || true
-	wait "$pid" 2>/dev/null || true
-	running_mh=
-}
-
-cleanup() {
-	[ -z "$running_pf" ] || stop_postfix "$running_pf" "$running_pf/../spool/pid/master.pid"
-	[ -z "$running_mh" ] || stop_mailhorn "$running_mh"
-	if [ -n "${KEEP:-}" ]; then
-		echo "bench-smtp-in: work directory kept: $work" >&2
-	else
-		rm -rf "$work"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-[ "$(stat -f -c %T "$work")" != tmpfs ] || die "$work is on tmpfs, where fsync is free; set BENCH_DIR to a directory on disk"
-
-echo "building mailhorn and the harness..." >&2
-# Build the tree as it is now (a stale bin/mailhorn would measure old code)
-# unless MAILHORN names a binary.
-mailhorn=${MAILHORN:-$work/mailhorn}
-case " $systems " in
-*" mailhorn "*)
-	[ -n "${MAILHORN:-}" ] || (cd "$root" && go build -o "$mailhorn" ./cmd/mailhorn) || die "building mailhorn failed"
-	[ -x "$mailhorn" ] || die "MAILHORN=$mailhorn is not an executable"
-	"$mailhorn" help 2>&1 | grep -qw start-fg || die "$mailhorn has no start-fg command yet (the daemon is not wired); SYSTEMS=postfix runs the Postfix half alone"
-	;;
-esac
-(cd "$root" && go build -o "$work/harness" ./bench/smtp-in/harness)
-harness=$work/harness
-results=$work/results.jsonl
+bench_prepare
 
 # vmailbox FILE: the virtual_mailbox_maps source, user1..userN.
 vmailbox() {
 	for i in $(seq "$mailboxes"); do echo "user$i@bench.test user$i/"; done >"$1"
 }
 
-# measure SYSTEM LABEL RUN DIR PORT PIDFLAG...: one timed run against a
-# started server; shows the server's log when it fails.
-measure() {
-	local system=$1 label=$2 run=$3 dir=$4 port=$5
-	shift 5
-	sync # the previous run's writeback must not land in this one
-	if ! "$harness" run -system "$system" -label "$label" -run "$run" -results "$results" \
-		-addr "127.0.0.1:$port" -mailbase "$dir/mail" -messages "$messages" -sessions "$sessions" \
-		-mailboxes "$mailboxes" -size "$size" "$@"; then
-		echo "bench-smtp-in: $system run $run failed; last lines of its log ($dir):" >&2
-		tail -n 20 "$dir"/maillog "$dir"/stderr >&2 2>/dev/null || true
-		exit 1
-	fi
-}
-
 run_postfix() {
 	local run=$1 dir=$work/postfix-$1 port
 	port=$("$harness" port)
-	mkdir -p "$dir/conf" "$dir/spool" "$dir/data" "$dir/mail"
-	chown postfix "$dir/data"
-	chown "$uid:$gid" "$dir/mail"
-	cat >"$dir/conf/main.cf" <<-EOF
-		# Private benchmark instance (bench/smtp-in/run.sh); defaults otherwise.
-		compatibility_level = 3.6
-		queue_directory = $dir/spool
-		data_directory = $dir/data
-		mail_owner = postfix
-		setgid_group = postdrop
-		myhostname = bench.example
-		mydestination =
-		inet_interfaces = 127.0.0.1
-		inet_protocols = ipv4
-		mynetworks = 127.0.0.0/8
-		smtpd_relay_restrictions = permit_mynetworks, reject
-		alias_maps =
-		alias_database =
+	postfix_instance "$dir" "$port" <<-EOF
 		virtual_mailbox_domains = bench.test
 		virtual_mailbox_base = $dir/mail
 		virtual_mailbox_maps = hash:$dir/conf/vmailbox
 		virtual_uid_maps = static:$uid
 		virtual_gid_maps = static:$gid
 		virtual_minimum_uid = 100
-		maillog_file = $dir/maillog
-		maillog_file_prefixes = $dir
 	EOF
-	# The stock services, none chrooted, and smtpd on one loopback port
-	# instead of port 25.
-	cat >"$dir/conf/master.cf" <<-EOF
-		127.0.0.1:$port inet n - n - - smtpd
-		pickup     unix  n - n 60    1 pickup
-		cleanup    unix  n - n -     0 cleanup
-		qmgr       unix  n - n 300   1 qmgr
-		rewrite    unix  - - n -     - trivial-rewrite
-		bounce     unix  - - n -     0 bounce
-		defer      unix  - - n -     0 bounce
-		trace      unix  - - n -     0 bounce
-		verify     unix  - - n -     1 verify
-		flush      unix  n - n 1000? 0 flush
-		proxymap   unix  - - n -     - proxymap
-		proxywrite unix  - - n -     1 proxymap
-		smtp       unix  - - n -     - smtp
-		relay      unix  - - n -     - smtp
-		showq      unix  n - n -     - showq
-		error      unix  - - n -     - error
-		retry      unix  - - n -     - error
-		discard    unix  - - n -     - discard
-		local      unix  - n n -     - local
-		virtual    unix  - n n -     - virtual
-		lmtp       unix  - - n -     - lmtp
-		anvil      unix  - - n -     1 anvil
-		scache     unix  - - n -     1 scache
-		postlog    unix-dgram n - n - 1 postlogd
-	EOF
+	mkdir -p "$dir/mail"
+	chown "$uid:$gid" "$dir/mail"
 	vmailbox "$dir/conf/vmailbox"
 	postmap -c "$dir/conf" "hash:$dir/conf/vmailbox"
-	postfix -c "$dir/conf" check || die "postfix -c $dir/conf check failed (see above)"
-	running_pf=$dir/conf
-	postfix -c "$dir/conf" start >/dev/null 2>&1 || {
-		tail -n 20 "$dir/maillog" >&2 2>/dev/null || true
-		die "postfix -c $dir/conf start failed"
-	}
-	measure postfix "Postfix $(postconf -d -h mail_version)" "$run" "$dir" "$port" -pidfile "$dir/spool/pid/master.pid"
-	stop_postfix "$dir/conf" "$dir/spool/pid/master.pid"
+	start_postfix "$dir"
+	measure postfix "Postfix $(postconf -d -h mail_version)" "$run" "$dir" "$port" \
+		-mailbase "$dir/mail" -mailboxes "$mailboxes" -pidfile "$dir/spool/pid/master.pid"
+	stop_postfix "$dir/conf"
 	[ -n "${KEEP:-}" ] || rm -rf "$dir/mail" "$dir/spool"
 }
 
 run_mailhorn() {
 	local run=$1 dir=$work/mailhorn-$1 port owner
 	port=$("$harness" port)
-	mkdir -p "$dir/conf" "$dir/spool" "$dir/mail"
-	cat >"$dir/conf/main.cf" <<-EOF
-		# Benchmark instance (bench/smtp-in/run.sh); defaults otherwise.
-		queue_directory = $dir/spool
-		myhostname = bench.example
-		mydestination =
-		mynetworks = 127.0.0.0/8
-		smtpd_relay_restrictions = permit_mynetworks, reject
-		alias_maps =
-		alias_database =
+	mailhorn_instance "$dir" "$port" <<-EOF
 		virtual_mailbox_domains = bench.test
 		virtual_mailbox_base = $dir/mail
 		virtual_mailbox_maps = hash:$dir/conf/vmailbox
 		virtual_uid_maps = static:$uid
 		virtual_gid_maps = static:$gid
-		maillog_file = $dir/maillog
 	EOF
-	# smtpd on one loopback port instead of port 25; the other services are
-	# mailhorn's defaults (those of an empty configuration directory).
-	mkdir -p "$work/empty"
-	{
-		echo "127.0.0.1:$port inet n - n - - smtpd"
-		"$mailhorn" conf -c "$work/empty" -M | grep -Ev '^smtp[[:space:]]+inet[[:space:]]'
-	} >"$dir/conf/master.cf"
 	# Started as root, mailhorn drops to mail_owner and (until its delivery
 	# runs as the table's uid) writes the Maildirs as that account.
+	mkdir -p "$dir/mail"
 	owner=$("$mailhorn" conf -c "$dir/conf" -h mail_owner)
 	if id -u "$owner" >/dev/null 2>&1; then
 		chown "$owner:$(id -g "$owner")" "$dir/mail"
@@ -235,30 +92,12 @@ run_mailhorn() {
 	fi
 	vmailbox "$dir/conf/vmailbox"
 	"$mailhorn" map -c "$dir/conf" "hash:$dir/conf/vmailbox"
-	"$mailhorn" start-fg -c "$dir/conf" 2>"$dir/stderr" &
-	running_mh=$!
-	measure mailhorn mailhorn "$run" "$dir" "$port" -pid "$running_mh"
+	start_mailhorn "$dir"
+	measure mailhorn mailhorn "$run" "$dir" "$port" \
+		-mailbase "$dir/mail" -mailboxes "$mailboxes" -pid "$running_mh"
 	stop_mailhorn "$running_mh"
 	[ -n "${KEEP:-}" ] || rm -rf "$dir/mail" "$dir/spool"
 }
 
 echo "smtp-in: $messages messages of $size bytes, $sessions sessions, $mailboxes mailboxes, $runs runs of: $systems" >&2
-echo "work directory $work ($(stat -f -c %T "$work")), $(nproc) CPUs, $(uname -r), Postfix $(postconf -d -h mail_version), $(go version | cut -d' ' -f3)" >&2
-for run in $(seq "$runs"); do
-	for system in $systems; do
-		case $system in
-		postfix) run_postfix "$run" ;;
-		mailhorn) run_mailhorn "$run" ;;
-		*) die "SYSTEMS: unknown system $system (want postfix, mailhorn)" ;;
-		esac
-	done
-done
-
-echo
-ratio=
-if [[ " $systems " == *" postfix "* && " $systems " == *" mailhorn "* ]]; then
-	ratio="-ratio mailhorn/postfix"
-fi
-# shellcheck disable=SC2086 # $ratio is two words or none
-"$harness" table $ratio "$results"
-[ -z "${RESULTS:-}" ] || cp "$results" "$RESULTS"
+bench_main
