@@ -14,6 +14,7 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v pflogsumm >/dev/null 2>&1 || need+=(pflogsumm)
 command -v s-nail >/dev/null 2>&1 || need+=(s-nail)
 command -v msmtp >/dev/null 2>&1 || need+=(msmtp)
+command -v dovecot >/dev/null 2>&1 || need+=(dovecot-core dovecot-lmtpd)
 [ -x /usr/bin/time ] || need+=(time)
 
 if [ ${#need[@]} -eq 0 ]; then

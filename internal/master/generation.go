@@ -41,7 +41,7 @@ type generation struct {
 	rw       *rewrite.Rewriter
 	cleanup  *cleanup.Cleanup
 	agents   map[string]deliver.Agent // by master.cf service name
-	smtpd    map[string]*smtpd.Server // by master.cf service name (inet smtpd)
+	smtpd    map[string]*smtpd.Server // by master.cf service name (inet smtpd, inet/unix lmtpd)
 	closers  []io.Closer
 
 	sessions sync.WaitGroup // SMTP sessions served by this generation
@@ -82,6 +82,16 @@ func buildGeneration(ctx context.Context, cfg *config.Config, services []config.
 				return nil, err
 			}
 			srv, err := g.smtpServer(scfg, svc, sh)
+			if err != nil {
+				return nil, fmt.Errorf("%s, line %d: service %s: %w", svc.File, svc.Line, svc.Name, err)
+			}
+			g.smtpd[svc.Name] = srv
+		case (svc.Type == "inet" || svc.Type == "unix") && svc.Command == "lmtpd":
+			scfg, err := svc.Config(cfg)
+			if err != nil {
+				return nil, err
+			}
+			srv, err := g.lmtpServer(scfg, svc, sh)
 			if err != nil {
 				return nil, fmt.Errorf("%s, line %d: service %s: %w", svc.File, svc.Line, svc.Name, err)
 			}
@@ -248,6 +258,31 @@ func (g *generation) smtpServer(cfg *config.Config, svc config.Service, sh *shar
 		MailLog:   sh.mailLog.Service(serviceLogName(svc)),
 		Log:       sh.log,
 	}, nil
+}
+
+// lmtpServer builds the LMTP server of a master.cf lmtpd service: the SMTP
+// engine with Options.LMTP set, for another MTA that hands us mail for our
+// own mailboxes. Its recipient policy is fixed, whatever the smtpd_*
+// restrictions say: reject_unauth_destination (no relaying, not even for
+// mynetworks) then reject_unlisted_recipient. Accepted mail goes into the
+// queue through cleanup like any other; the queue manager delivers it, so
+// every recipient's reply after DATA is the one 250 of the queueing.
+func (g *generation) lmtpServer(cfg *config.Config, svc config.Service, sh *shared) (*smtpd.Server, error) {
+	lcfg, err := cfg.Override(map[string]string{
+		"smtpd_relay_restrictions":        "reject_unauth_destination",
+		"smtpd_recipient_restrictions":    "",
+		"smtpd_reject_unlisted_recipient": "yes",
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := g.smtpServer(lcfg, svc, sh)
+	if err != nil {
+		return nil, err
+	}
+	srv.Opts.LMTP = true
+	srv.Opts.HeloRequired = false
+	return srv, nil
 }
 
 // serviceLogName is the program name on a service's log lines, as Postfix

@@ -2,8 +2,12 @@ package master
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -54,19 +58,97 @@ func listenAddrs(cfg *config.Config, svc config.Service) ([]string, error) {
 	return out, nil
 }
 
-// listener is one bound socket of an inet service.
+// listens reports whether master binds a socket for svc: inet smtpd
+// services, and lmtpd services over inet or a UNIX-domain socket.
+func listens(svc config.Service) bool {
+	switch svc.Command {
+	case "smtpd":
+		return svc.Type == "inet"
+	case "lmtpd":
+		return svc.Type == "inet" || svc.Type == "unix"
+	}
+	return false
+}
+
+// unixSocketPath is where a unix service's socket lives, as in Postfix:
+// a plain name is $queue_directory/private/NAME (private column "y" or
+// "-") or public/NAME ("n"); a name with a slash is a path, relative to
+// queue_directory unless absolute.
+func unixSocketPath(cfg *config.Config, svc config.Service) string {
+	switch {
+	case filepath.IsAbs(svc.Name):
+		return filepath.Clean(svc.Name)
+	case strings.Contains(svc.Name, "/"):
+		return filepath.Join(cfg.Get("queue_directory"), svc.Name)
+	case svc.Private:
+		return filepath.Join(cfg.Get("queue_directory"), "private", svc.Name)
+	}
+	return filepath.Join(cfg.Get("queue_directory"), "public", svc.Name)
+}
+
+// listenUnix binds a unix service's socket, mode 0666 (as Postfix's
+// sockets: the directory decides who reaches it). A socket left by an
+// earlier run is replaced; anything else in the way is an error. Under
+// queue_directory, a missing private/ is made mode 0700 and any other
+// directory 0755; an absolute path's directory must exist.
+func listenUnix(ctx context.Context, cfg *config.Config, svc config.Service) (net.Listener, error) {
+	path := unixSocketPath(cfg, svc)
+	if !filepath.IsAbs(svc.Name) {
+		mode := os.FileMode(0o755)
+		if rel, err := filepath.Rel(cfg.Get("queue_directory"), path); err == nil && strings.HasPrefix(rel, "private"+string(filepath.Separator)) {
+			mode = 0o700
+		}
+		if err := os.MkdirAll(filepath.Dir(path), mode); err != nil {
+			return nil, fmt.Errorf("socket directory: %w", err)
+		}
+	}
+	if info, err := os.Lstat(path); err == nil {
+		if info.Mode()&fs.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove old socket: %w", err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "unix", path)
+	if err != nil {
+		return nil, err
+	}
+	// The socket outlives this listener when a privileged parent hands it
+	// to the mail system proper; the next start replaces it.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// listener is one bound socket of a listening service.
 type listener struct {
 	svc config.Service
 	ln  net.Listener
 }
 
-// bind opens the sockets of every inet smtpd service. It runs before
-// privileges are dropped, so ports below 1024 work.
+// bind opens the sockets of every listening service (see listens). It
+// runs before privileges are dropped, so ports below 1024 work.
 func bind(ctx context.Context, cfg *config.Config, services []config.Service) ([]listener, error) {
 	var out []listener
 	var lc net.ListenConfig
 	for _, svc := range services {
-		if svc.Type != "inet" || svc.Command != "smtpd" {
+		if !listens(svc) {
+			continue
+		}
+		if svc.Type == "unix" {
+			ln, err := listenUnix(ctx, cfg, svc)
+			if err != nil {
+				closeListeners(out)
+				return nil, fmt.Errorf("%s, line %d: service %s: %w", svc.File, svc.Line, svc.Name, err)
+			}
+			out = append(out, listener{svc: svc, ln: ln})
 			continue
 		}
 		addrs, err := listenAddrs(cfg, svc)

@@ -396,8 +396,8 @@ func sameListeners(a, b []config.Service) bool {
 	key := func(ss []config.Service) map[string]bool {
 		k := map[string]bool{}
 		for _, s := range ss {
-			if s.Type == "inet" {
-				k[s.Name+"/"+s.Command] = true
+			if listens(s) {
+				k[s.Name+"/"+s.Type+"/"+s.Command] = true
 			}
 		}
 		return k
@@ -502,7 +502,7 @@ func inheritedListeners(services []config.Service, named []privsep.NamedListener
 	for _, nl := range named {
 		found := false
 		for _, svc := range services {
-			if svc.Type == "inet" && svc.Name == nl.Name {
+			if listens(svc) && svc.Name == nl.Name {
 				out = append(out, listener{svc: svc, ln: nl.Listener})
 				found = true
 				break
