@@ -131,7 +131,9 @@ func (g *generation) agent(cfg *config.Config, svc config.Service, sh *shared) (
 	case "pipe":
 		return pipe.New(cfg, svc, sh.runner)
 	case "smtp", "lmtp":
-		a, err := smtp.NewFromConfig(cfg, svc.Command == "lmtp", sh.log)
+		// Its TLS and warning lines carry its own name, as Postfix's smtp[pid].
+		log := slog.New(sh.mailLog.Service(serviceLogName(svc)).Handler())
+		a, err := smtp.NewFromConfig(cfg, svc.Command == "lmtp", log)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package smtpd
 import (
 	"crypto/tls"
 	"fmt"
+	"mailhorn/internal/maillog"
 	"strings"
 	"time"
 )
@@ -57,23 +58,9 @@ func tlsSummary(cs *tls.ConnectionState) string {
 	if strings.Contains(name, "AES_256") || strings.Contains(name, "CHACHA20") {
 		bits = 256
 	}
-	s := fmt.Sprintf("(using %s with cipher %s (%d/%d bits)", tlsVersion(cs.Version), name, bits, bits)
+	s := fmt.Sprintf("(using %s with cipher %s (%d/%d bits)", maillog.TLSVersion(cs.Version), name, bits, bits)
 	if cs.CurveID != 0 {
 		s += "\n\t key-exchange " + cs.CurveID.String()
 	}
 	return s + ")"
-}
-
-func tlsVersion(v uint16) string {
-	switch v {
-	case tls.VersionTLS10:
-		return "TLSv1"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	}
-	return fmt.Sprintf("TLS-0x%04x", v)
 }

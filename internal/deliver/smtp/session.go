@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mailhorn/internal/maillog"
 	"net"
 	"os"
 	"syscall"
@@ -188,7 +189,7 @@ func (s *session) starttls(o *Options, cfg *tls.Config) *stageError {
 	s.conn = tc
 	s.r = bufio.NewReader(tc)
 	s.w = bufio.NewWriter(tc)
-	s.tls = fmt.Sprintf("%s with cipher %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+	s.tls = fmt.Sprintf("%s with cipher %s", maillog.TLSVersion(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	return s.ehlo(o)
 }
 
