@@ -253,6 +253,12 @@ func (m *Manager) feed(ctx context.Context) {
 // master accepts mail only after it, so that no file the scan finds can
 // be one that cleanup is still writing.
 func (m *Manager) WaitScanned(ctx context.Context) error {
+	return m.waitUntil(ctx, func() bool { return m.scanned })
+}
+
+// waitUntil waits, with m.mu held around each test, until done() is true
+// or ctx ends.
+func (m *Manager) waitUntil(ctx context.Context, done func() bool) error {
 	stop := context.AfterFunc(ctx, func() {
 		m.mu.Lock()
 		m.cond.Broadcast()
@@ -261,7 +267,7 @@ func (m *Manager) WaitScanned(ctx context.Context) error {
 	defer stop()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for !m.scanned {
+	for !done() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -274,21 +280,7 @@ func (m *Manager) WaitScanned(ctx context.Context) error {
 // message is waiting or being delivered: for tests and for "flush and
 // wait" tools.
 func (m *Manager) WaitIdle(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		m.mu.Lock()
-		m.cond.Broadcast()
-		m.mu.Unlock()
-	})
-	defer stop()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for !m.scanned || len(m.backlog) > 0 || m.active > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		m.cond.Wait()
-	}
-	return nil
+	return m.waitUntil(ctx, func() bool { return m.scanned && len(m.backlog) == 0 && m.active == 0 })
 }
 
 func (m *Manager) warn(format string, args ...any) {

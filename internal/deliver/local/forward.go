@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"syscall"
 
 	"mailhorn/internal/cleanup"
 	"mailhorn/internal/deliver"
@@ -108,20 +107,6 @@ func (a *Agent) readForward(ctx context.Context, rc *rcpt, u User, ext string) (
 		return data, path, true, nil
 	}
 	return nil, "", false, nil
-}
-
-func nlink(fi os.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Nlink)
-	}
-	return 1
-}
-
-func fileUID(fi os.FileInfo) int {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return int(st.Uid)
-	}
-	return -1
 }
 
 // submitForward queues one new message to the addresses of g: the same
