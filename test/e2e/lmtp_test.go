@@ -69,8 +69,9 @@ func waitFileHas(t *testing.T, path string, words ...string) string {
 // have is refused at RCPT (550 5.1.1), so Postfix bounces it.
 func TestLMTPServerFromPostfix(t *testing.T) {
 	needRoot(t)
-	postfix := sbinTool(t, "postfix")
-	postmap := sbinTool(t, "postmap")
+	// Find Postfix before starting anything.
+	sbinTool(t, "postfix")
+	sbinTool(t, "postmap")
 
 	m := newSystem(t, options{})
 	lport := freePort(t)
@@ -88,79 +89,22 @@ func TestLMTPServerFromPostfix(t *testing.T) {
 
 	// The Postfix instance: smtpd on a loopback port, example.test a
 	// virtual mailbox domain whose mail leaves by LMTP.
-	dir, err := os.MkdirTemp("", "mailhorn-e2e-postfix-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	for _, d := range []string{"conf", "spool", "data"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	runOK(t, "chown", "postfix", filepath.Join(dir, "data"))
+	p := newPostfix(t, "postfix")
 	pport := freePort(t)
-	conf := filepath.Join(dir, "conf")
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("main.cf", fmt.Sprintf(`compatibility_level = 3.6
-queue_directory = %[1]s/spool
-data_directory = %[1]s/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = postfix.client.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-alias_maps =
-alias_database =
-virtual_mailbox_domains = %[2]s
+	p.start(pfConfig{
+		myhostname: "postfix.client.test",
+		mainCF: fmt.Sprintf(`virtual_mailbox_domains = %[2]s
 virtual_mailbox_maps = hash:%[1]s/conf/vmailbox
 virtual_transport = lmtp:inet:127.0.0.1:%[3]d
 transport_maps = hash:%[1]s/conf/transport
-maillog_file = %[1]s/maillog
-maillog_file_prefixes = %[1]s
-bounce_notice_recipient = postmaster
-`, dir, domain, lport))
-	write("master.cf", fmt.Sprintf(`127.0.0.1:%d inet n - n - - smtpd
-pickup     unix  n - n 60    1 pickup
-cleanup    unix  n - n -     0 cleanup
-qmgr       unix  n - n 300   1 qmgr
-rewrite    unix  - - n -     - trivial-rewrite
-bounce     unix  - - n -     0 bounce
-defer      unix  - - n -     0 bounce
-trace      unix  - - n -     0 bounce
-verify     unix  - - n -     1 verify
-proxymap   unix  - - n -     - proxymap
-smtp       unix  - - n -     - smtp
-showq      unix  n - n -     - showq
-error      unix  - - n -     - error
-retry      unix  - - n -     - error
-discard    unix  - - n -     - discard
-lmtp       unix  - - n -     - lmtp
-anvil      unix  - - n -     1 anvil
-scache     unix  - - n -     1 scache
-postlog    unix-dgram n - n - 1 postlogd
-`, pport))
-	// carol is Postfix's but not mailhorn's: mailhorn must refuse her.
-	write("vmailbox", fmt.Sprintf("alice@%[1]s x\nbob@%[1]s x\ncarol@%[1]s x\n", domain))
-	write("transport", fmt.Sprintf("bob@%s lmtp:unix:%s\n", domain, sock))
-	runOK(t, postmap, "-c", conf, "hash:"+filepath.Join(conf, "vmailbox"))
-	runOK(t, postmap, "-c", conf, "hash:"+filepath.Join(conf, "transport"))
-	runOK(t, postfix, "-c", conf, "check")
-	pfStart := exec.Command(postfix, "-c", conf, "start")
-	if err := pfStart.Run(); err != nil { // no pipes: the master keeps them
-		b, _ := os.ReadFile(filepath.Join(dir, "maillog"))
-		t.Fatalf("postfix -c %s start: %v\n%s", conf, err, b)
-	}
-	t.Cleanup(func() {
-		stopDaemon(exec.Command(postfix, "-c", conf, "stop"), filepath.Join(dir, "spool/pid/master.pid"))
+bounce_notice_recipient = postmaster`, p.dir, domain, lport),
+		transports: "lmtp       unix  - - n -     - lmtp\n",
+		listeners:  []pfListener{{port: pport}},
+		maps: map[string]string{
+			// carol is Postfix's but not mailhorn's: mailhorn must refuse her.
+			"vmailbox":  fmt.Sprintf("alice@%[1]s x\nbob@%[1]s x\ncarol@%[1]s x\n", domain),
+			"transport": fmt.Sprintf("bob@%s lmtp:unix:%s\n", domain, sock),
+		},
 	})
 
 	c := dial(t, "127.0.0.1:"+strconv.Itoa(pport))
@@ -187,7 +131,7 @@ postlog    unix-dgram n - n - 1 postlogd
 			t.Errorf("%s's copy: no Received ... with LMTP:\n%s", msg.user, msg.raw)
 		}
 	}
-	pflog := filepath.Join(dir, "maillog")
+	pflog := p.maillog()
 	waitFileHas(t, pflog, "to=<alice@"+domain+">", "relay=127.0.0.1[127.0.0.1]:"+strconv.Itoa(lport), "status=sent")
 	waitFileHas(t, pflog, "to=<bob@"+domain+">", "lmtpd", "status=sent")
 	waitFileHas(t, pflog, "to=<carol@"+domain+">", "status=bounced", "550 5.1.1", "User unknown in virtual mailbox table")

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,146 +29,39 @@ import (
 
 const pfDomain = "pf.test"
 
-// postfixMX is a running private Postfix instance accepting mail for
-// pf.test (mailbox carol) on one or more loopback smtpd ports.
-type postfixMX struct {
-	t    *testing.T
-	dir  string // holds conf/, spool/, data/, vmail/, maillog
-	conf string
-}
-
-// mxListener is one smtpd service of the instance: its port and the
-// master.cf "-o name=value" overrides it runs with.
-type mxListener struct {
-	port int
-	opts []string
-}
-
-// startPostfixMX starts the instance with mainCF appended to its main.cf
+// startPostfixMX starts a private Postfix instance accepting mail for
+// pf.test (mailbox carol) on one or more loopback smtpd ports, with mainCF appended to its main.cf
 // and one smtpd per listener; it is stopped when the test ends.
-func startPostfixMX(t *testing.T, mainCF string, listeners ...mxListener) *postfixMX {
+func startPostfixMX(t *testing.T, mainCF string, listeners ...pfListener) *pfInstance {
 	t.Helper()
-	postfix := sbinTool(t, "postfix")
-	postmap := sbinTool(t, "postmap")
-	dir, err := os.MkdirTemp("", "mailhorn-e2e-pfmx-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	for _, d := range []string{"conf", "spool", "data", "vmail"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	runOK(t, "chown", "postfix", filepath.Join(dir, "data"))
+	p := newPostfix(t, "pfmx", "vmail")
 	// virtual(8) writes the Maildirs as nobody.
 	nobody := lookupUID(t, "nobody")
-	if err := os.Chown(filepath.Join(dir, "vmail"), nobody, runAs.gid); err != nil {
+	if err := os.Chown(filepath.Join(p.dir, "vmail"), nobody, runAs.gid); err != nil {
 		t.Fatal(err)
 	}
-	p := &postfixMX{t: t, dir: dir, conf: filepath.Join(dir, "conf")}
-	p.write("main.cf", fmt.Sprintf(`compatibility_level = 3.6
-queue_directory = %[1]s/spool
-data_directory = %[1]s/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.%[2]s
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
-alias_maps =
-alias_database =
-virtual_mailbox_domains = %[2]s
+	p.start(pfConfig{
+		myhostname: "mx." + pfDomain,
+		mainCF: fmt.Sprintf(`virtual_mailbox_domains = %[2]s
 virtual_mailbox_maps = hash:%[1]s/conf/vmailbox
 virtual_mailbox_base = %[1]s/vmail
 virtual_uid_maps = static:%[3]d
 virtual_gid_maps = static:%[4]d
 virtual_minimum_uid = 1
-maillog_file = %[1]s/maillog
-maillog_file_prefixes = %[1]s
 smtp_dns_support_level = disabled
-%[5]s
-`, dir, pfDomain, nobody, runAs.gid, mainCF))
-	var master strings.Builder
-	for _, l := range listeners {
-		fmt.Fprintf(&master, "127.0.0.1:%d inet n - n - - smtpd\n", l.port)
-		for _, o := range l.opts {
-			fmt.Fprintf(&master, "  -o %s\n", o)
-		}
-	}
-	master.WriteString(`pickup     unix  n - n 60    1 pickup
-cleanup    unix  n - n -     0 cleanup
-qmgr       unix  n - n 300   1 qmgr
-tlsmgr     unix  - - n 1000? 1 tlsmgr
-rewrite    unix  - - n -     - trivial-rewrite
-bounce     unix  - - n -     0 bounce
-defer      unix  - - n -     0 bounce
-trace      unix  - - n -     0 bounce
-verify     unix  - - n -     1 verify
-proxymap   unix  - - n -     - proxymap
-smtp       unix  - - n -     - smtp
-showq      unix  n - n -     - showq
-error      unix  - - n -     - error
-retry      unix  - - n -     - error
-discard    unix  - - n -     - discard
+%[5]s`, p.dir, pfDomain, nobody, runAs.gid, mainCF),
+		transports: `tlsmgr     unix  - - n 1000? 1 tlsmgr
 virtual    unix  - n n -     - virtual
-anvil      unix  - - n -     1 anvil
-scache     unix  - - n -     1 scache
-postlog    unix-dgram n - n - 1 postlogd
-`)
-	p.write("master.cf", master.String())
-	p.write("vmailbox", fmt.Sprintf("carol@%[1]s %[1]s/carol/\n", pfDomain))
-	runOK(t, postmap, "-c", p.conf, "hash:"+filepath.Join(p.conf, "vmailbox"))
-	runOK(t, postfix, "-c", p.conf, "check")
-	if err := exec.Command(postfix, "-c", p.conf, "start").Run(); err != nil { // no pipes: the master keeps them
-		t.Fatalf("postfix -c %s start: %v\n%s", p.conf, err, p.log())
-	}
-	t.Cleanup(func() {
-		stopDaemon(exec.Command(postfix, "-c", p.conf, "stop"), filepath.Join(dir, "spool/pid/master.pid"))
+`,
+		listeners: listeners,
+		maps:      map[string]string{"vmailbox": fmt.Sprintf("carol@%[1]s %[1]s/carol/\n", pfDomain)},
 	})
-	for _, l := range listeners {
-		waitListening(t, "127.0.0.1:"+strconv.Itoa(l.port))
-	}
 	return p
 }
 
-func (p *postfixMX) write(name, text string) {
-	p.t.Helper()
-	if err := os.WriteFile(filepath.Join(p.conf, name), []byte(text), 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-func (p *postfixMX) log() string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, "maillog"))
-	return string(b)
-}
-
-// waitLog waits until a line of Postfix's log holds every one of words.
-func (p *postfixMX) waitLog(words ...string) string {
-	p.t.Helper()
-	for deadline := time.Now().Add(patience); ; time.Sleep(50 * time.Millisecond) {
-		for _, l := range strings.Split(p.log(), "\n") {
-			ok := l != ""
-			for _, w := range words {
-				ok = ok && strings.Contains(l, w)
-			}
-			if ok {
-				return l
-			}
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("Postfix's log has no line with %q after %v:\n%s", words, patience, p.log())
-		}
-	}
-}
-
 // waitMessage waits for the message whose Message-ID is msgID in carol's
-// Maildir and returns it.
-func (p *postfixMX) waitMessage(msgID string) string {
+// Maildir (pf.test) and returns it.
+func (p *pfInstance) waitMessage(msgID string) string {
 	p.t.Helper()
 	for deadline := time.Now().Add(patience); ; time.Sleep(50 * time.Millisecond) {
 		files, _ := filepath.Glob(filepath.Join(p.dir, "vmail", pfDomain, "carol/new/*"))
@@ -180,20 +72,6 @@ func (p *postfixMX) waitMessage(msgID string) string {
 		}
 		if time.Now().After(deadline) {
 			p.t.Fatalf("no %s in Postfix's Maildir after %v; Postfix's log:\n%s", msgID, patience, p.log())
-		}
-	}
-}
-
-// waitListening waits until something accepts TCP connections on addr.
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(patience); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing accepts on %s after %v", addr, patience)
 		}
 	}
 }
@@ -222,7 +100,7 @@ func sendOne(t *testing.T, s *system, rcpt, msgID string) string {
 func TestPostfixMX(t *testing.T) {
 	needRoot(t)
 	port := freePort(t)
-	p := startPostfixMX(t, "", mxListener{port: port})
+	p := startPostfixMX(t, "", pfListener{port: port})
 	// smtp_tls_security_level is left empty (may): this smtpd offers no
 	// STARTTLS, so the mail goes in plaintext.
 	a := mxRelay(t, port, "")
@@ -329,8 +207,8 @@ func (ca *testCA) writePEM(path, kind string, der []byte) {
 }
 
 // tlsListener is an smtpd offering STARTTLS with the given certificate.
-func tlsListener(port int, cert, key string, opts ...string) mxListener {
-	return mxListener{port: port, opts: append([]string{
+func tlsListener(port int, cert, key string, opts ...string) pfListener {
+	return pfListener{port: port, opts: append([]string{
 		"smtpd_tls_security_level=may",
 		"smtpd_tls_cert_file=" + cert,
 		"smtpd_tls_key_file=" + key,

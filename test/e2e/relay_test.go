@@ -93,21 +93,16 @@ func startSink(t *testing.T, addr string, opts ...string) *sink {
 	}
 	go func() { k.cmd.Wait(); close(k.exited) }()
 	t.Cleanup(k.stop)
-	for deadline := time.Now().Add(patience); ; time.Sleep(20 * time.Millisecond) {
+	waitListening(t, addr, func() string {
 		select {
 		case <-k.exited:
 			b, _ := os.ReadFile(out.Name())
-			t.Fatalf("smtp-sink %q exited: %s", args, b)
+			return fmt.Sprintf("smtp-sink %q exited: %s", args, b)
 		default:
+			return ""
 		}
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return k
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("smtp-sink not accepting on %s after %v", addr, patience)
-		}
-	}
+	})
+	return k
 }
 
 // stop ends the sink (SIGTERM) and waits for it.
