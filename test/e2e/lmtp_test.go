@@ -229,20 +229,7 @@ service lmtp {
 `, dir, dport)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Dovecot's master daemonizes and keeps its stdout: hand it a file,
-	// not a pipe CombinedOutput would wait on forever.
-	out, err := os.Create(filepath.Join(dir, "dovecot.stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	start := exec.Command(dovecot, "-c", cf)
-	start.Stdout, start.Stderr = out, out
-	if err := start.Run(); err != nil {
-		b, _ := os.ReadFile(out.Name())
-		t.Fatalf("dovecot -c %s: %v\n%s", cf, err, b)
-	}
-	t.Cleanup(func() { stopDaemon(exec.Command(dovecot, "-c", cf, "stop"), filepath.Join(dir, "run/master.pid")) })
+	startDovecot(t, dovecot, dir, cf)
 	waitFileHas(t, filepath.Join(dir, "dovecot.log"), "starting up")
 
 	m := newSystem(t, options{mainCF: fmt.Sprintf("transport_maps = inline:{dove.test=lmtp:inet:127.0.0.1:%d}\n", dport)})
@@ -272,4 +259,24 @@ service lmtp {
 		t.Errorf("Dovecot stored:\n%s", b)
 	}
 	m.stop()
+}
+
+// startDovecot runs a private Dovecot from config file cf (with base_dir
+// dir/run) and stops it when the test ends.
+func startDovecot(t *testing.T, dovecot, dir, cf string) {
+	t.Helper()
+	// Dovecot's master daemonizes and keeps its stdout: hand it a file,
+	// not a pipe CombinedOutput would wait on forever.
+	out, err := os.Create(filepath.Join(dir, "dovecot.stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	start := exec.Command(dovecot, "-c", cf)
+	start.Stdout, start.Stderr = out, out
+	if err := start.Run(); err != nil {
+		b, _ := os.ReadFile(out.Name())
+		t.Fatalf("dovecot -c %s: %v\n%s", cf, err, b)
+	}
+	t.Cleanup(func() { stopDaemon(exec.Command(dovecot, "-c", cf, "stop"), filepath.Join(dir, "run/master.pid")) })
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -316,18 +315,7 @@ service auth {
 `, dir, sock)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := os.Create(filepath.Join(dir, "dovecot.stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	start := exec.Command(dovecot, "-c", cf)
-	start.Stdout, start.Stderr = out, out
-	if err := start.Run(); err != nil {
-		b, _ := os.ReadFile(out.Name())
-		t.Fatalf("dovecot -c %s: %v\n%s", cf, err, b)
-	}
-	t.Cleanup(func() { stopDaemon(exec.Command(dovecot, "-c", cf, "stop"), filepath.Join(dir, "run/master.pid")) })
+	startDovecot(t, dovecot, dir, cf)
 	for deadline := time.Now().Add(patience); !fileExists(sock); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
