@@ -37,6 +37,23 @@ type Message struct {
 	// assigned, before cleanup logs anything about the message, so that
 	// smtpd can log "ID: client=..." first as Postfix does.
 	OnQueueID func(id string)
+
+	// Actions decided by smtpd's restrictions (access(5) results).
+	// Hold, when not "", puts the message on hold with that reason
+	// (logged "ID: hold: ..."); Discard, when not "", accepts the message
+	// without queueing it for delivery (logged "ID: discard: ..."), so the
+	// client still gets its 250; Redirect, when not "", replaces every
+	// recipient with that address; Prepend are header fields ("Name:
+	// value") added at the top, right after our Received: header.
+	Hold     string
+	Discard  string
+	Redirect string
+	Prepend  []string
+	// EndOfData, if not nil, is called once the content has been read and
+	// before the queue file is committed, with the message size; a non-nil
+	// *Error rejects the message and nothing is queued
+	// (smtpd_end_of_data_restrictions).
+	EndOfData func(size int64) *Error
 }
 
 // Recipient is one envelope recipient as received.

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net/netip"
 	"time"
+
+	"mailhorn/internal/auth"
 )
 
 // BareNewline is the smtpd_forbid_bare_newline policy: what to do with a
@@ -60,6 +62,19 @@ type Options struct {
 	// refuses mail commands before it (smtpd_tls_security_level=encrypt).
 	TLS        *tls.Config
 	RequireTLS bool
+	// WrapperMode starts TLS at connect, before the greeting
+	// (smtpd_tls_wrappermode: submissions on port 465, RFC 8314).
+	WrapperMode bool
+
+	// Auth enables SMTP AUTH (RFC 4954; smtpd_sasl_auth_enable); nil: AUTH
+	// is neither offered nor accepted.
+	Auth Authenticator
+	// AuthTLSOnly offers and accepts AUTH only over TLS
+	// (smtpd_tls_auth_only).
+	AuthTLSOnly bool
+	// AuthenticatedHeader names the authenticated user in the Received
+	// header (smtpd_sasl_authenticated_header).
+	AuthenticatedHeader bool
 
 	// ConnLimitExempt tells whether a client is exempt from ConnLimit
 	// (smtpd_client_event_limit_exceptions, $mynetworks by default). nil:
@@ -70,6 +85,16 @@ type Options struct {
 	LookupName func(context.Context, netip.Addr) string
 	// Now is the clock for Received headers; nil: time.Now.
 	Now func() time.Time
+}
+
+// Authenticator is SMTP AUTH's back end; *auth.Service is one.
+type Authenticator interface {
+	// Mechanisms lists the SASL mechanisms to offer on a connection that
+	// is (tls) or is not encrypted.
+	Mechanisms(tls bool) []string
+	// Start begins an exchange with mechanism mech (upper case) for a
+	// client; auth.ErrMechanism if it is not offered.
+	Start(ctx context.Context, mech string, client netip.Addr, tls bool) (auth.Exchange, error)
 }
 
 // DefaultOptions returns Postfix's defaults (postconf -d) for the SMTP

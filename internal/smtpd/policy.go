@@ -37,6 +37,32 @@ type Info struct {
 	Sender     string   // MAIL FROM address; valid once InMail
 	InMail     bool     // a MAIL transaction is open
 	Recipients []string // accepted so far
+
+	// SASLMethod and SASLUser are set once the client has authenticated
+	// with AUTH ("PLAIN", "alice@example.org"); "" before.
+	SASLMethod string
+	SASLUser   string
+	// Pipelined is true when the client sent a command before it could
+	// know that PIPELINING is allowed (before the greeting, after HELO, or
+	// more input behind a command that must be answered alone), for
+	// reject_unauth_pipelining. Set by the session before each Check.
+	Pipelined bool
+	// Size is MAIL FROM's SIZE= (0 if none); at CheckEndOfData, the size
+	// of the message received.
+	Size int64
+	// Actions collects what restrictions decided for the open transaction
+	// besides permit and reject. A Policy adds to it; the session hands it
+	// to cleanup with the message and clears it with the transaction.
+	Actions Actions
+}
+
+// Actions are access(5) actions that change what happens to a message
+// that is accepted: HOLD, DISCARD, REDIRECT, PREPEND.
+type Actions struct {
+	Hold     string   // non-empty: keep the message on hold; the reason for the log
+	Discard  string   // non-empty: say 250 and throw the message away; the reason
+	Redirect string   // non-empty: deliver to this address instead of the recipients
+	Prepend  []string // header fields ("Name: value") added at the top of the message
 }
 
 // Policy decides on each stage of a session; the wiring implements it with
@@ -53,6 +79,17 @@ type Policy interface {
 	CheckVrfy(ctx context.Context, c *Info, addr string) *Reply
 	// CheckData runs at DATA or the first BDAT (smtpd_data_restrictions).
 	CheckData(ctx context.Context, c *Info) *Reply
+	// CheckEndOfData runs once the whole content has arrived and before
+	// the message is committed to the queue (smtpd_end_of_data_restrictions);
+	// c.Size is the message size. A rejection queues nothing.
+	CheckEndOfData(ctx context.Context, c *Info) *Reply
+	// CheckAuth runs before each AUTH command (smtpd_client_auth_rate_limit).
+	CheckAuth(ctx context.Context, c *Info) *Reply
+	// LocalHeaderRewrite tells whether the client matches
+	// local_header_rewrite_clients: its messages get cleanup's local
+	// treatment (cleanup.Message.Local: header addresses completed,
+	// missing Date:, Message-ID: and From: added), as a submission should.
+	LocalHeaderRewrite(ctx context.Context, c *Info) bool
 }
 
 // PermitAll is a Policy that permits everything: for trusted listeners
@@ -65,6 +102,9 @@ func (PermitAll) CheckMail(context.Context, *Info, string) *Reply { return nil }
 func (PermitAll) CheckRcpt(context.Context, *Info, string) *Reply { return nil }
 func (PermitAll) CheckVrfy(context.Context, *Info, string) *Reply { return nil }
 func (PermitAll) CheckData(context.Context, *Info) *Reply         { return nil }
+func (PermitAll) CheckEndOfData(context.Context, *Info) *Reply    { return nil }
+func (PermitAll) CheckAuth(context.Context, *Info) *Reply         { return nil }
+func (PermitAll) LocalHeaderRewrite(context.Context, *Info) bool  { return false }
 
 // Submitter puts a message into the queue; *cleanup.Cleanup is one. Submit
 // reads content to EOF (or to its first error) and returns the queue ID
