@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, the real peers the test suite talks to when they are
 # missing: Postfix (the reference for postconf/postmap/postalias behaviour and a
-# peer MTA), swaks, sqlite3. Postfix is installed unconfigured and never started.
+# peer MTA), swaks, sqlite3, PostgreSQL (the pgsql table tests run a private
+# server). Postfix is installed unconfigured and never started.
 set -euo pipefail
 
 need=()
 command -v postmap >/dev/null 2>&1 || need+=(postfix)
 [ -e /usr/lib/postfix/postfix-pcre.so ] || need+=(postfix-pcre)
 [ -e /usr/lib/postfix/postfix-sqlite.so ] || need+=(postfix-sqlite)
+[ -e /usr/lib/postfix/postfix-pgsql.so ] || need+=(postfix-pgsql)
+command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v python3 >/dev/null 2>&1 || need+=(python3)

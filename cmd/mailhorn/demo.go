@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mailhorn/internal/auth/password"
 	"mailhorn/internal/config"
 	"mailhorn/internal/master"
 )
@@ -29,6 +31,8 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	fs.SetOutput(e.stderr)
 	dirFlag := fs.String("dir", "demo", "folder holding the demo's configuration, queue, mailboxes and log")
 	port := fs.Int("port", 2525, "SMTP port on 127.0.0.1")
+	subPort := fs.Int("submission-port", 2587, "submission port (STARTTLS, AUTH) on 127.0.0.1")
+	smtpsPort := fs.Int("smtps-port", 2465, "submission port with implicit TLS on 127.0.0.1")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return 2
 	}
@@ -46,7 +50,8 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 			dir = alt
 		}
 	}
-	if err := writeDemo(ctx, e, dir, *port); err != nil {
+	ports := demoPorts{smtp: *port, submission: *subPort, smtps: *smtpsPort}
+	if err := writeDemo(ctx, e, dir, ports); err != nil {
 		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
 		return 1
 	}
@@ -58,13 +63,20 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	}
 	o := master.Options{ConfigDir: etc, LogTo: e.stderr, Ready: func() {
 		fmt.Fprintf(e.stdout, `mailhorn demo: a mail system for %[1]s is running (state in %[2]s).
-  mailboxes: alice@%[1]s, bob@%[1]s (Maildirs under %[2]s/mail/)
-  SMTP:      127.0.0.1:%[3]d
-Send a message:
+  mailboxes:  alice@%[1]s, bob@%[1]s (Maildirs under %[2]s/mail/)
+  users:      alice@%[1]s password %[8]s, bob@%[1]s password %[9]s
+  SMTP:       127.0.0.1:%[3]d (MTA: mail for %[1]s from anyone, no relaying)
+  submission: 127.0.0.1:%[6]d (STARTTLS then AUTH), 127.0.0.1:%[7]d (TLS from the start)
+  TLS:        self-signed certificate %[5]s/tls/cert.pem
+Send a message as the world does:
   swaks --server 127.0.0.1:%[3]d --from carol@example.net --to alice@%[1]s
-then find it in %[2]s/mail/alice/new/ and its log lines in %[4]s.
-Configuration: %[5]s/main.cf (try: bin/mailhorn conf -c %[5]s -n). Stop with Ctrl-C.
-`, demoDomain, dir, *port, cfg.Get("maillog_file"), etc)
+Send as alice (a user may send anywhere; this one goes to bob):
+  swaks --server 127.0.0.1:%[6]d --tls --auth PLAIN --auth-user alice@%[1]s --auth-password %[8]s \
+        --from alice@%[1]s --to bob@%[1]s
+then find the messages in %[2]s/mail/*/new/ and their log lines in %[4]s.
+Configuration: %[5]s/main.cf and master.cf (try: bin/mailhorn conf -c %[5]s -n);
+users: bin/mailhorn user -c %[5]s list. Stop with Ctrl-C.
+`, demoDomain, dir, ports.smtp, cfg.Get("maillog_file"), etc, ports.submission, ports.smtps, demoPassword("alice"), demoPassword("bob"))
 	}}
 	if err := master.Run(ctx, o); err != nil {
 		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
@@ -73,9 +85,16 @@ Configuration: %[5]s/main.cf (try: bin/mailhorn conf -c %[5]s -n). Stop with Ctr
 	return 0
 }
 
-// writeDemo lays out the demo folder. An existing main.cf is kept, so the
-// demo can be edited and restarted.
-func writeDemo(ctx context.Context, e *env, dir string, port int) error {
+// demoPorts are the demo's listeners on 127.0.0.1.
+type demoPorts struct{ smtp, submission, smtps int }
+
+// demoPassword is a demo user's password: printed at every start, since
+// the demo only listens on the loopback interface.
+func demoPassword(user string) string { return user + "-demo-password" }
+
+// writeDemo lays out the demo folder. An existing main.cf, master.cf, user
+// file or certificate is kept, so the demo can be edited and restarted.
+func writeDemo(ctx context.Context, e *env, dir string, ports demoPorts) error {
 	etc := filepath.Join(dir, "etc")
 	for _, d := range []string{etc, filepath.Join(dir, "mail"), filepath.Join(dir, "spool"), filepath.Join(dir, "data")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -124,6 +143,15 @@ virtual_alias_maps = hash:%[2]s/etc/virtual
 virtual_uid_maps = static:%[3]d
 virtual_gid_maps = static:%[4]d
 virtual_minimum_uid = %[3]d
+# TLS and the users who may submit mail (see master.cf's submission
+# services).
+smtpd_tls_cert_file = %[2]s/etc/tls/cert.pem
+smtpd_tls_key_file = %[2]s/etc/tls/key.pem
+smtpd_tls_security_level = may
+auth_user_maps = passwd-file:%[2]s/etc/users
+mua_client_restrictions = permit_sasl_authenticated, reject
+mua_helo_restrictions =
+mua_sender_restrictions =
 %[5]s`, demoDomain, dir, uid, gid, owner)
 		if err := os.WriteFile(mainCF, []byte(text), 0o644); err != nil {
 			return err
@@ -132,8 +160,11 @@ virtual_minimum_uid = %[3]d
 	masterCF := filepath.Join(etc, "master.cf")
 	if _, err := os.Stat(masterCF); errors.Is(err, os.ErrNotExist) {
 		var b strings.Builder
-		fmt.Fprintf(&b, "# mailhorn demo services: SMTP on 127.0.0.1:%d instead of port 25.\n", port)
-		fmt.Fprintf(&b, "127.0.0.1:%d inet n - n - - smtpd\n", port)
+		fmt.Fprintf(&b, "# mailhorn demo services: SMTP on 127.0.0.1:%d instead of port 25,\n", ports.smtp)
+		fmt.Fprintf(&b, "# submission on %d and %d instead of 587 and 465 (Postfix's standard entries).\n", ports.submission, ports.smtps)
+		fmt.Fprintf(&b, "127.0.0.1:%d inet n - n - - smtpd\n", ports.smtp)
+		fmt.Fprintf(&b, demoSubmission, ports.submission, "submission", "")
+		fmt.Fprintf(&b, demoSubmission, ports.smtps, "smtps", "\n  -o smtpd_tls_wrappermode=yes")
 		for _, line := range strings.SplitAfter(config.DefaultMasterCF, "\n") {
 			if f := strings.Fields(line); len(f) > 1 && f[1] == "inet" {
 				continue
@@ -154,6 +185,59 @@ virtual_minimum_uid = %[3]d
 	}
 	for name, entries := range tables {
 		if err := writeDemoTable(ctx, e, etc, filepath.Join(etc, name), entries); err != nil {
+			return err
+		}
+	}
+	return writeDemoSecrets(e, dir, uid, gid)
+}
+
+// demoSubmission is Postfix's standard submission entry (Debian's
+// master.cf) for a port, a syslog name and extra options.
+const demoSubmission = `127.0.0.1:%d inet n - n - - smtpd
+  -o syslog_name=mailhorn/%s%s
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_reject_unlisted_recipient=no
+  -o smtpd_client_restrictions=$mua_client_restrictions
+  -o smtpd_helo_restrictions=$mua_helo_restrictions
+  -o smtpd_sender_restrictions=$mua_sender_restrictions
+  -o smtpd_recipient_restrictions=
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+`
+
+// writeDemoSecrets writes the demo's TLS certificate and user file when
+// they are missing. Both must be readable by the mail system, which runs
+// as mail_owner (uid, gid) when the demo is started as root.
+func writeDemoSecrets(e *env, dir string, uid, gid int) error {
+	etc := filepath.Join(dir, "etc")
+	cert, key := filepath.Join(etc, "tls", "cert.pem"), filepath.Join(etc, "tls", "key.pem")
+	if _, err := os.Stat(cert); errors.Is(err, os.ErrNotExist) {
+		quiet := &env{stdin: e.stdin, stdout: io.Discard, stderr: e.stderr, getenv: e.getenv}
+		if err := selfSigned(quiet, etc, cert, key, "mail."+demoDomain+",localhost,127.0.0.1", 3650, true); err != nil {
+			return err
+		}
+	}
+	users := filepath.Join(etc, "users")
+	if _, err := os.Stat(users); errors.Is(err, os.ErrNotExist) {
+		var b strings.Builder
+		b.WriteString("# mailhorn demo users (Dovecot passwd-file format): mailhorn user -c " + etc + " list\n")
+		for _, u := range demoUsers {
+			h, err := password.Hash(password.Argon2ID, demoPassword(u))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "%s@%s:%s:%d:%d::%s::\n", u, demoDomain, h, uid, gid, filepath.Join(dir, "mail", u))
+		}
+		if err := os.WriteFile(users, []byte(b.String()), 0o640); err != nil {
+			return err
+		}
+	}
+	for _, f := range []string{key, users} {
+		if err := os.Chown(f, os.Getuid(), gid); err != nil {
+			return err
+		}
+		if err := os.Chmod(f, 0o640); err != nil {
 			return err
 		}
 	}

@@ -52,6 +52,8 @@ var commands = map[string]command{
 	"privhelper":   {"(internal) one delivery as a user, started by the mail system", runPrivsepHelper},
 	"master-child": {"(internal) the mail system proper, started as mail_owner by start/start-fg", runMasterChild},
 	"sendmail":     {"submit mail from the command line (sendmail)", runSendmail},
+	"tls":          {"write a self-signed certificate for first runs and tests (tls selfsigned)", runTLS},
+	"user":         {"manage virtual users and passwords: add, passwd, del, list, check, hash", runUser},
 }
 
 // multiCall maps the names under which the binary may be installed (as a

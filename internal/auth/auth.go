@@ -8,6 +8,11 @@
 // An unknown user and a wrong password fail the same way: the same error,
 // after the same work (a password hash is verified either way) and the
 // same delay.
+//
+// The mechanisms are our own rather than github.com/emersion/go-sasl's
+// servers: go-sasl has no SCRAM server, and its PLAIN and LOGIN servers
+// take no context, so the failure delay and the per-client limit could not
+// be applied inside the exchange, where they belong for every protocol.
 package auth
 
 import (

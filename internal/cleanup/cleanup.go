@@ -120,17 +120,24 @@ func (c *Cleanup) Submit(ctx context.Context, m *Message, content io.Reader) (st
 	if c == nil || c.q == nil {
 		return "", errors.New("cleanup: no queue")
 	}
-	s := &submission{c: c, ctx: ctx, m: m, arrival: c.opt.now()}
+	if m.Discard != "" {
+		return c.discard(m, content)
+	}
+	s := &submission{c: c, ctx: ctx, m: m, arrival: c.opt.now(), in: &countReader{r: content}}
 	var err error
 	if s.sender, err = c.sender(ctx, m.Sender); err != nil {
 		return "", err
 	}
-	if s.rcpts, err = c.recipients(ctx, m.Recipients); err != nil {
+	rcpts := m.Recipients
+	if m.Redirect != "" {
+		rcpts = redirect(rcpts, m.Redirect)
+	}
+	if s.rcpts, err = c.recipients(ctx, rcpts); err != nil {
 		return "", err
 	}
 	s.rc = c.rewriteContext(m)
 	s.st.seen = map[string]bool{}
-	err = s.run(content)
+	err = s.run(s.in)
 	if err != nil {
 		if s.w != nil {
 			if aerr := s.w.Abort(); aerr != nil {
@@ -142,6 +149,9 @@ func (c *Cleanup) Submit(ctx context.Context, m *Message, content io.Reader) (st
 			return "", e
 		}
 		return "", fmt.Errorf("cleanup: %w", err)
+	}
+	if m.Hold != "" && c.hold(s.w.ID, m.Hold) {
+		return s.w.ID, nil
 	}
 	if c.n != nil {
 		c.n.Queued(s.w.ID)

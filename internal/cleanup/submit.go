@@ -31,6 +31,7 @@ type submission struct {
 	w       *queue.Writer
 	bw      *bufio.Writer // buffers the content written to w
 	out     *sizeWriter   // writes to bw
+	in      *countReader  // the content as received, for EndOfData's size
 }
 
 // bodyStart is how the header block ended.
@@ -52,6 +53,13 @@ func (s *submission) run(content io.Reader) error {
 	} else if s.m.Received != "" {
 		rcvd := strings.ReplaceAll(s.m.Received, "\r\n", "\n")
 		if err := s.header([]byte(rcvd)); err != nil {
+			return err
+		}
+	}
+	// Headers that smtpd restrictions PREPEND come right after our
+	// Received: header, and are processed like the client's own.
+	for _, h := range s.m.Prepend {
+		if err := s.header([]byte(strings.ReplaceAll(h, "\r\n", "\n"))); err != nil {
 			return err
 		}
 	}
@@ -86,6 +94,11 @@ func (s *submission) run(content io.Reader) error {
 	}
 	if err := s.bw.Flush(); err != nil {
 		return err
+	}
+	if s.m.EndOfData != nil && s.in != nil {
+		if e := s.m.EndOfData(s.in.n); e != nil {
+			return e
+		}
 	}
 	s.w.EndContent()
 	if err := s.w.Commit(); err != nil {

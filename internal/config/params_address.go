@@ -10,7 +10,7 @@ var addressParams = []Param{
 	{Name: "swap_bangpath", Default: "yes", Type: Bool, Doc: "Rewrite UUCP-style site!user to user@site."},
 	{Name: "allow_percent_hack", Default: "yes", Type: Bool, Doc: "Rewrite user%domain to user@domain."},
 	{Name: "remote_header_rewrite_domain", Default: "", Type: String, Doc: "Domain for completing incomplete header addresses from remote clients; empty: leave them alone."},
-	{Name: "local_header_rewrite_clients", Default: "permit_inet_interfaces", Type: List, Doc: "Clients whose message headers are rewritten in the local context (smtpd)."},
+	{Name: "local_header_rewrite_clients", Default: "permit_inet_interfaces permit_sasl_authenticated", Type: List, Doc: "Clients whose message headers are rewritten in the local context (smtpd): header addresses completed, missing Date:, Message-ID: and From: added. mailhorn adds permit_sasl_authenticated to Postfix's default so that submissions are groomed."},
 	{Name: "recipient_delimiter", Default: "", Type: String, Doc: "Characters that separate a user name from an address extension (user+ext)."},
 	{Name: "propagate_unmatched_extensions", Default: "canonical, virtual", Type: List, Doc: "Which lookups carry an address extension that did not match over to the result (canonical, virtual, alias, forward, include, generic)."},
 

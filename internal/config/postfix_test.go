@@ -13,21 +13,22 @@ import (
 // from Postfix 3.7's `postconf -d`, and why. Everything else must match
 // exactly, $name references and expressions included.
 var deliberateDefaults = map[string]string{
-	"config_directory":          "mailhorn's own directory, /etc/mailhorn",
-	"compatibility_level":       "3.6, what Postfix's shipped main.cf sets: an empty main.cf gives modern defaults",
-	"queue_directory":           "mailhorn's own queue, /var/spool/mailhorn",
-	"data_directory":            "mailhorn's own data, /var/lib/mailhorn",
-	"daemon_directory":          "mailhorn has one binary; helpers, if any, go in /usr/libexec/mailhorn",
-	"mail_owner":                "mailhorn runs as its own account",
-	"setgid_group":              "mailhorn's own maildrop group",
-	"mail_name":                 "mailhorn does not claim to be Postfix",
-	"mail_version":              "mailhorn's version",
-	"syslog_name":               "logs as mailhorn",
-	"mynetworks":                "computed with mynetworks_style = host (compatibility level 3.6), Postfix's built-in is subnet",
-	"alias_maps":                "no NIS: hash:/etc/aliases only",
-	"disable_vrfy_command":      "VRFY is off by default: it lets anyone harvest addresses",
-	"smtpd_forbid_bare_newline": "normalize (Postfix 3.9's safe choice) instead of 3.7's no",
-	"smtpd_relay_restrictions":  "reject_unauth_destination (554 5.7.1 Relay access denied) instead of defer_unauth_destination (454): a relay attempt is refused for good",
+	"config_directory":             "mailhorn's own directory, /etc/mailhorn",
+	"compatibility_level":          "3.6, what Postfix's shipped main.cf sets: an empty main.cf gives modern defaults",
+	"queue_directory":              "mailhorn's own queue, /var/spool/mailhorn",
+	"data_directory":               "mailhorn's own data, /var/lib/mailhorn",
+	"daemon_directory":             "mailhorn has one binary; helpers, if any, go in /usr/libexec/mailhorn",
+	"mail_owner":                   "mailhorn runs as its own account",
+	"setgid_group":                 "mailhorn's own maildrop group",
+	"mail_name":                    "mailhorn does not claim to be Postfix",
+	"mail_version":                 "mailhorn's version",
+	"syslog_name":                  "logs as mailhorn",
+	"mynetworks":                   "computed with mynetworks_style = host (compatibility level 3.6), Postfix's built-in is subnet",
+	"alias_maps":                   "no NIS: hash:/etc/aliases only",
+	"disable_vrfy_command":         "VRFY is off by default: it lets anyone harvest addresses",
+	"smtpd_forbid_bare_newline":    "normalize (Postfix 3.9's safe choice) instead of 3.7's no",
+	"smtpd_relay_restrictions":     "reject_unauth_destination (554 5.7.1 Relay access denied) instead of defer_unauth_destination (454): a relay attempt is refused for good",
+	"local_header_rewrite_clients": "permit_inet_interfaces permit_sasl_authenticated: authenticated submissions get their headers completed (Date, Message-ID, From) as an MSA must (RFC 6409 §8)",
 }
 
 func postconf(t *testing.T, dir string, args ...string) string {

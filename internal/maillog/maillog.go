@@ -59,6 +59,12 @@ func (l *Logger) Service(service string) *Service {
 	return &Service{l: l, tag: l.name + "/" + service}
 }
 
+// ServiceAs is Service under another syslog_name, as a master.cf entry's
+// "-o syslog_name=postfix/submission" gives "postfix/submission/smtpd".
+func (l *Logger) ServiceAs(syslogName, service string) *Service {
+	return &Service{l: l, tag: syslogName + "/" + service}
+}
+
 func (l *Logger) line(tag, msg string) {
 	if l == nil {
 		return

@@ -78,6 +78,8 @@ func openerFor(typ string) (opener, bool) {
 		return openPipe, true
 	case "sqlite":
 		return openSQLite, true
+	case "pgsql":
+		return openPgSQL, true
 	case "unix":
 		return openUnix, true
 	}
@@ -86,7 +88,7 @@ func openerFor(typ string) (opener, bool) {
 
 // Types lists the supported table types.
 func Types() []string {
-	return []string{"btree", "cdb", "cidr", "fail", "hash", "inline", "pcre", "pipemap", "regexp", "sqlite", "static", "texthash", "unionmap", "unix"}
+	return []string{"btree", "cdb", "cidr", "fail", "hash", "inline", "pcre", "pgsql", "pipemap", "regexp", "sqlite", "static", "texthash", "unionmap", "unix"}
 }
 
 // Open opens a table from its "type:name" spec, e.g. "hash:/etc/mailhorn/virtual",

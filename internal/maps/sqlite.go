@@ -17,8 +17,15 @@ import (
 // sqliteTable is sqlite:/path/to/file.cf (sqlite_table(5)): a query
 // template run against an SQLite database opened read-only.
 type sqliteTable struct {
+	*dbCommon
+	db *sql.DB
+}
+
+// dbCommon is what the SQL tables (sqlite, pgsql) share, as Postfix's
+// db_common(3) does: the query and result_format templates, the domain
+// filter and expansion_limit, read from the table's .cf file.
+type dbCommon struct {
 	path           string
-	db             *sql.DB
 	query          string
 	resultFormat   string
 	domains        []string
@@ -59,11 +66,33 @@ func openSQLite(name string, o Options) (Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &sqliteTable{path: name, resultFormat: "%s", noFold: o.NoFold}
 	dbpath := p["dbpath"]
 	if dbpath == "" {
 		return nil, fmt.Errorf("%s: dbpath is not set", name)
 	}
+	c, err := parseDBCommon(name, p, o)
+	if err != nil {
+		return nil, err
+	}
+	t := &sqliteTable{dbCommon: c}
+	if _, err := os.Stat(dbpath); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("%s: dbpath: %w", name, err)
+	}
+	dsn := (&url.URL{Scheme: "file", Path: dbpath, RawQuery: "mode=ro&_pragma=query_only(1)"}).String()
+	if t.db, err = sql.Open("sqlite", dsn); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("%s: open %s: %w", name, dbpath, err)
+	}
+	return t, nil
+}
+
+// parseDBCommon reads the db_common(3) parameters of a table's .cf file:
+// query (or the deprecated select_field, table, where_field and
+// additional_conditions), result_format, expansion_limit and domain.
+func parseDBCommon(name string, p map[string]string, o Options) (*dbCommon, error) {
+	var err error
+	t := &dbCommon{path: name, resultFormat: "%s", noFold: o.NoFold}
 	t.query = p["query"]
 	if t.query == "" {
 		// The deprecated form: select_field, table, where_field and
@@ -96,6 +125,7 @@ func openSQLite(name string, o Options) (Table, error) {
 		for _, e := range elems {
 			if strings.Contains(e, ":") {
 				if t.domainTable != nil {
+					t.closeDomain()
 					return nil, fmt.Errorf("%s: domain: only one type:table is supported", name)
 				}
 				if t.domainTable, err = OpenWith(e, o); err != nil {
@@ -105,15 +135,6 @@ func openSQLite(name string, o Options) (Table, error) {
 			}
 			t.domains = append(t.domains, fold(e))
 		}
-	}
-	if _, err := os.Stat(dbpath); err != nil {
-		t.Close()
-		return nil, fmt.Errorf("%s: dbpath: %w", name, err)
-	}
-	dsn := (&url.URL{Scheme: "file", Path: dbpath, RawQuery: "mode=ro&_pragma=query_only(1)"}).String()
-	if t.db, err = sql.Open("sqlite", dsn); err != nil {
-		t.Close()
-		return nil, fmt.Errorf("%s: open %s: %w", name, dbpath, err)
 	}
 	return t, nil
 }
@@ -197,7 +218,7 @@ func cutAddress(s string) (local, domain string, hasAt bool) {
 	return s[:i], s[i+1:], true
 }
 
-func (t *sqliteTable) domainOK(ctx context.Context, key string) (bool, error) {
+func (t *dbCommon) domainOK(ctx context.Context, key string) (bool, error) {
 	if t.domains == nil && t.domainTable == nil {
 		return true, nil
 	}
@@ -217,11 +238,45 @@ func (t *sqliteTable) domainOK(ctx context.Context, key string) (bool, error) {
 	return false, nil
 }
 
-func (t *sqliteTable) Lookup(ctx context.Context, key string) (string, bool, error) {
+// lookupKey folds key (unless NoFold) and tells whether it may be looked
+// up at all: a key outside the domain filter is not found without a query.
+func (t *dbCommon) lookupKey(ctx context.Context, key string) (string, bool, error) {
 	if !t.noFold {
 		key = fold(key)
 	}
-	if ok, err := t.domainOK(ctx, key); err != nil || !ok {
+	ok, err := t.domainOK(ctx, key)
+	return key, ok, err
+}
+
+// addResult appends value, formatted by result_format, to out; an empty
+// value or formatted result is skipped. More results than expansion_limit
+// is an error.
+func (t *dbCommon) addResult(out []string, value, key, typ string) ([]string, error) {
+	if value == "" {
+		return out, nil
+	}
+	r, ok := expandTemplate(t.resultFormat, value, key, func(s string) string { return s })
+	if !ok || r == "" {
+		return out, nil
+	}
+	out = append(out, r)
+	if t.expansionLimit > 0 && len(out) > t.expansionLimit {
+		return out, fmt.Errorf("%s table %s: key %q: result exceeds expansion_limit %d", typ, t.path, key, t.expansionLimit)
+	}
+	return out, nil
+}
+
+// closeDomain closes the domain filter's table, if any.
+func (t *dbCommon) closeDomain() error {
+	if t.domainTable != nil {
+		return t.domainTable.Close()
+	}
+	return nil
+}
+
+func (t *sqliteTable) Lookup(ctx context.Context, key string) (string, bool, error) {
+	key, ok, err := t.lookupKey(ctx, key)
+	if err != nil || !ok {
 		return "", false, err
 	}
 	q, ok := expandTemplate(t.query, key, key, sqlQuote)
@@ -239,16 +294,8 @@ func (t *sqliteTable) Lookup(ctx context.Context, key string) (string, bool, err
 		if err := rows.Scan(&v); err != nil {
 			return "", false, fmt.Errorf("sqlite table %s: %w", t.path, err)
 		}
-		if !v.Valid {
-			continue
-		}
-		r, ok := expandTemplate(t.resultFormat, v.String, key, func(s string) string { return s })
-		if !ok || r == "" {
-			continue
-		}
-		out = append(out, r)
-		if t.expansionLimit > 0 && len(out) > t.expansionLimit {
-			return "", false, fmt.Errorf("sqlite table %s: key %q: result exceeds expansion_limit %d", t.path, key, t.expansionLimit)
+		if out, err = t.addResult(out, v.String, key, "sqlite"); err != nil {
+			return "", false, err
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -265,8 +312,6 @@ func (t *sqliteTable) Close() error {
 	if t.db != nil {
 		errs = append(errs, t.db.Close())
 	}
-	if t.domainTable != nil {
-		errs = append(errs, t.domainTable.Close())
-	}
+	errs = append(errs, t.closeDomain())
 	return errors.Join(errs...)
 }

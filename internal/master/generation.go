@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"mailhorn/internal/aliases"
+	"mailhorn/internal/anvil"
+	"mailhorn/internal/auth"
 	"mailhorn/internal/cleanup"
 	"mailhorn/internal/config"
 	"mailhorn/internal/deliver"
@@ -26,6 +28,7 @@ import (
 	"mailhorn/internal/maps"
 	"mailhorn/internal/privsep"
 	"mailhorn/internal/queue"
+	"mailhorn/internal/restrict"
 	"mailhorn/internal/rewrite"
 	"mailhorn/internal/smtpd"
 	"mailhorn/internal/store"
@@ -42,6 +45,7 @@ type generation struct {
 	cleanup  *cleanup.Cleanup
 	agents   map[string]deliver.Agent // by master.cf service name
 	smtpd    map[string]*smtpd.Server // by master.cf service name (inet smtpd, inet/unix lmtpd)
+	auth     *auth.Service            // nil until a service enables AUTH
 	closers  []io.Closer
 
 	sessions sync.WaitGroup // SMTP sessions served by this generation
@@ -56,6 +60,11 @@ type shared struct {
 	log      *slog.Logger
 	maildirs *store.Writer
 	runner   privsep.Runner // deliveries as other users (privilege separation)
+	// anvil counts client events (rates, authentication failures) across
+	// generations, so that a reload does not reset a client's counts.
+	anvil *anvil.Anvil
+	// syslogName is main.cf's syslog_name, the mail log's own.
+	syslogName string
 }
 
 func buildGeneration(ctx context.Context, cfg *config.Config, services []config.Service, sh *shared) (*generation, error) {
@@ -248,18 +257,95 @@ func (g *generation) smtpServer(cfg *config.Config, svc config.Service, sh *shar
 	o.LookupName = func(ctx context.Context, a netip.Addr) string {
 		return smtpd.ResolveName(ctx, net.DefaultResolver, a)
 	}
-	pol, err := newPolicy(cfg, g.rw, sh.log)
+	if err := g.smtpAuthOptions(cfg, &o, sh); err != nil {
+		return nil, err
+	}
+	mailLog := serviceLog(cfg, svc, sh)
+	pol, err := restrict.New(cfg, restrict.Deps{
+		Rewriter: g.rw,
+		Anvil:    sh.anvil,
+		MailLog:  mailLog,
+		Log:      sh.log,
+		Resolver: smtp.NewResolver(cfg.Get("mailhorn_dns_resolver")),
+		Service:  svc.Name,
+	})
 	if err != nil {
 		return nil, err
 	}
-	g.closers = append(g.closers, closerFunc(pol.close))
+	g.closers = append(g.closers, pol)
 	return &smtpd.Server{
 		Opts:      o,
 		Policy:    pol,
 		Submitter: g.cleanup,
-		MailLog:   sh.mailLog.Service(serviceLogName(svc)),
+		MailLog:   mailLog,
 		Log:       sh.log,
 	}, nil
+}
+
+// smtpAuthOptions fills the TLS protocol range and SMTP AUTH options of a
+// service from its configuration (main.cf with the master.cf overrides).
+func (g *generation) smtpAuthOptions(cfg *config.Config, o *smtpd.Options, sh *shared) error {
+	o.WrapperMode = cfg.Bool("smtpd_tls_wrappermode")
+	if o.TLS != nil {
+		p := "smtpd_tls_protocols"
+		if o.RequireTLS {
+			p = "smtpd_tls_mandatory_protocols"
+		}
+		minV, maxV, raised, err := smtpd.TLSProtocols(cfg.Get(p))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if raised && cfg.IsSet(p) {
+			sh.log.Warn(p + " allows protocols below TLSv1.2; mailhorn uses TLSv1.2 and later")
+		}
+		o.TLS.MinVersion, o.TLS.MaxVersion = minV, maxV
+	}
+	if cfg.Bool("smtpd_sasl_auth_enable") {
+		a, err := g.authService(sh)
+		if err != nil {
+			return err
+		}
+		o.Auth = a
+	}
+	o.AuthTLSOnly = cfg.Bool("smtpd_tls_auth_only")
+	o.AuthenticatedHeader = cfg.Bool("smtpd_sasl_authenticated_header")
+	o.BrokenAuthClients = cfg.Bool("broken_sasl_auth_clients")
+	o.AuthResponseLimit = cfg.Int("smtpd_sasl_response_limit")
+	var err error
+	if o.AuthSecurity, err = smtpd.ParseSASLSecurity(cfg.Get("smtpd_sasl_security_options")); err != nil {
+		return fmt.Errorf("smtpd_sasl_security_options: %w", err)
+	}
+	if o.AuthTLSSecurity, err = smtpd.ParseSASLSecurity(cfg.Get("smtpd_sasl_tls_security_options")); err != nil {
+		return fmt.Errorf("smtpd_sasl_tls_security_options: %w", err)
+	}
+	exempt, err := maps.ParseNetList(cfg.List("smtpd_sasl_exceptions_networks"), nil)
+	if err != nil {
+		return fmt.Errorf("smtpd_sasl_exceptions_networks: %w", err)
+	}
+	g.closers = append(g.closers, exempt)
+	o.AuthExempt = func(a netip.Addr) bool {
+		ok, err := exempt.Match(context.Background(), a)
+		return ok && err == nil
+	}
+	return nil
+}
+
+// authService is the generation's one authentication service, shared by
+// every SMTP service that enables AUTH (and later imapd and pop3d). It is
+// built from main.cf alone on first use, so that a system without AUTH
+// needs no user database.
+func (g *generation) authService(sh *shared) (*auth.Service, error) {
+	if g.auth != nil {
+		return g.auth, nil
+	}
+	// No Log: the services log each failure in the mail log themselves.
+	a, err := auth.New(g.cfg, auth.Options{Anvil: sh.anvil, Runner: sh.runner})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	g.auth = a
+	g.closers = append(g.closers, a)
+	return a, nil
 }
 
 // lmtpServer builds the LMTP server of a master.cf lmtpd service: the SMTP
@@ -274,6 +360,12 @@ func (g *generation) lmtpServer(cfg *config.Config, svc config.Service, sh *shar
 		"smtpd_relay_restrictions":        "reject_unauth_destination",
 		"smtpd_recipient_restrictions":    "",
 		"smtpd_reject_unlisted_recipient": "yes",
+		"smtpd_client_restrictions":       "",
+		"smtpd_helo_restrictions":         "",
+		"smtpd_sender_restrictions":       "",
+		"smtpd_data_restrictions":         "",
+		"smtpd_end_of_data_restrictions":  "",
+		"smtpd_sasl_auth_enable":          "no",
 	})
 	if err != nil {
 		return nil, err
@@ -299,6 +391,16 @@ func serviceLogName(svc config.Service) string {
 		return svc.Command
 	}
 	return svc.Name + "/" + svc.Command
+}
+
+// serviceLog is a service's mail log: under its own syslog_name when
+// master.cf overrides it ("-o syslog_name=mailhorn/submission" logs as
+// "mailhorn/submission/smtpd"), else as serviceLogName says.
+func serviceLog(cfg *config.Config, svc config.Service, sh *shared) *maillog.Service {
+	if name := cfg.Get("syslog_name"); name != sh.syslogName {
+		return sh.mailLog.ServiceAs(name, svc.Command)
+	}
+	return sh.mailLog.Service(serviceLogName(svc))
 }
 
 type closerFunc func()

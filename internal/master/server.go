@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mailhorn/internal/anvil"
 	"net"
 	"os"
 	"sync"
@@ -151,12 +152,14 @@ func Run(ctx context.Context, o Options) error {
 	m := &master{opts: o, log: log, live: map[*generation]bool{}}
 	var mgr *qmgr.Manager
 	sh := &shared{
-		queue:    q,
-		notify:   notifyFunc(func(id string) { mgr.Queued(id) }),
-		mailLog:  ml,
-		log:      log,
-		maildirs: maildirs,
-		runner:   runner,
+		queue:      q,
+		notify:     notifyFunc(func(id string) { mgr.Queued(id) }),
+		mailLog:    ml,
+		log:        log,
+		maildirs:   maildirs,
+		runner:     runner,
+		anvil:      anvil.New(nil),
+		syslogName: cfg.Get("syslog_name"),
 	}
 	m.sh = sh
 	g, err := buildGeneration(ctx, cfg, services, sh)

@@ -162,6 +162,11 @@ func (r *Request) Check() error {
 		if r.Source != SourceForward || r.As.User == "" {
 			return fmt.Errorf("only a user's .forward is read")
 		}
+	case OpShadow:
+		if r.As.User == "" {
+			return fmt.Errorf("no user name to check")
+		}
+		return nil
 	case OpCommand:
 		if len(r.Argv) == 0 && strings.TrimSpace(r.Shell) == "" {
 			return fmt.Errorf("no command")

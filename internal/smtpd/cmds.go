@@ -24,8 +24,11 @@ func (s *session) hello(verb, arg string) error {
 	if r := s.srv.Policy.CheckHelo(s.ctx, &s.info, arg); r != nil {
 		return s.reject(verb, r, "")
 	}
-	// A new greeting resets the session as RSET does (§4.1.4).
+	// A new greeting resets the session as RSET does (§4.1.4); what the
+	// policy decided for the client just now (HOLD, PREPEND...) stays.
+	acts := s.info.Actions
 	s.resetTxn()
+	s.info.Actions = acts
 	s.info.Helo = neuter(arg)
 	switch verb {
 	case "HELO":
@@ -56,7 +59,15 @@ func (s *session) ehloKeywords() []string {
 	if s.opt.TLS != nil && s.tlsState == nil {
 		kw = append(kw, "STARTTLS")
 	}
-	// AUTH (RFC 4954) joins here once SASL exists.
+	// AUTH (RFC 4954) where Postfix puts it, with the pre-RFC form for
+	// broken_sasl_auth_clients.
+	if mechs := s.authMechanisms(); len(mechs) > 0 {
+		list := strings.Join(mechs, " ")
+		kw = append(kw, "AUTH "+list)
+		if s.opt.BrokenAuthClients {
+			kw = append(kw, "AUTH="+list)
+		}
+	}
 	kw = append(kw, "ENHANCEDSTATUSCODES", "8BITMIME", "DSN")
 	if s.opt.SMTPUTF8 {
 		kw = append(kw, "SMTPUTF8")
@@ -108,6 +119,9 @@ func (s *session) cmdHelp(string) error {
 	if s.opt.TLS != nil && s.tlsState == nil {
 		cmds += " STARTTLS"
 	}
+	if len(s.authMechanisms()) > 0 {
+		cmds += " AUTH"
+	}
 	s.reply(214, "2.0.0", "Commands: "+cmds)
 	return nil
 }
@@ -156,6 +170,18 @@ func (s *session) cmdStarttls(arg string) error {
 	}
 	s.resetTxn()
 	s.info.Helo = ""
+	// RFC 3207 §4.2: forget what the client said before TLS, AUTH too.
+	s.info.SASLMethod, s.info.SASLUser, s.saslLogMethod = "", "", ""
+	if !s.handshake() {
+		return errHangup
+	}
+	return nil
+}
+
+// handshake runs the TLS server handshake on the raw connection (after
+// STARTTLS, or at connect in wrapper mode) and reports success. On failure
+// it logs Postfix's "SSL_accept error" line and the session must end.
+func (s *session) handshake() bool {
 	tc := tls.Server(s.raw, s.opt.TLS)
 	ctx := s.ctx
 	if s.opt.Timeout > 0 {
@@ -167,14 +193,24 @@ func (s *session) cmdStarttls(arg string) error {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		s.log.Printf("SSL_accept error from %s: %v", s.client, err)
 		s.reason = "lost connection"
-		return errHangup
+		return false
 	}
 	st := tc.ConnectionState()
 	s.conn, s.tlsState, s.info.TLS = tc, &st, true
 	// A new reader: the old one's buffered plaintext is dropped here.
 	s.r = bufio.NewReaderSize(connIO{s}, 4096)
-	s.log.Printf("Anonymous TLS connection established from %s: %s", s.client, strings.TrimPrefix(strings.ReplaceAll(tlsSummary(&st), "\n\t", ""), "(using "))
-	return nil
+	s.log.Printf("Anonymous TLS connection established from %s: %s", s.client, strings.TrimSuffix(strings.TrimPrefix(strings.ReplaceAll(tlsSummary(&st), "\n\t", ""), "(using "), ")"))
+	return true
+}
+
+// startWrapperTLS starts TLS at connect for smtpd_tls_wrappermode (RFC
+// 8314 implicit TLS, port 465) and reports whether the session may go on.
+func (s *session) startWrapperTLS() bool {
+	if s.opt.TLS == nil {
+		s.log.Warning("Wrapper-mode request dropped from %s for service %s. TLS context initialization failed. For details see earlier warnings in your logs.", s.client, s.service())
+		return false
+	}
+	return s.handshake()
 }
 
 // parsePath parses a MAIL FROM or RCPT TO argument after the colon:

@@ -109,8 +109,51 @@ func (s *session) message() *cleanup.Message {
 	attr(queue.AttrBody, t.body)
 	rcpts, now := s.info.Recipients, s.opt.now()
 	m.ReceivedFor = func(id string) string { return receivedHeader(s, rcpts, now, id) }
-	// Postfix logs "ID: client=..." first of all the message's lines.
-	m.OnQueueID = func(id string) { s.log.QueuedClient(id, s.client, "") }
+	// Postfix logs "ID: client=..., sasl_method=..., sasl_username=..."
+	// first of all the message's lines.
+	extra := s.saslLogExtra()
+	var queueID string
+	m.OnQueueID = func(id string) {
+		queueID = id
+		s.log.QueuedClient(id, s.client, extra)
+	}
+	// MSA grooming for local_header_rewrite_clients (Date:, Message-ID:,
+	// From: completed by cleanup).
+	m.Local = s.srv.Policy.LocalHeaderRewrite(s.ctx, &s.info)
+	acts := s.info.Actions
+	m.Hold, m.Discard, m.Redirect = acts.Hold, acts.Discard, acts.Redirect
+	m.Prepend = append([]string(nil), acts.Prepend...)
+	// smtpd_end_of_data_restrictions, on a copy of the session's view:
+	// the BDAT submitter runs in a goroutine of its own.
+	info := s.info
+	info.Recipients = append([]string(nil), s.info.Recipients...)
+	info.Actions.Prepend = m.Prepend
+	sender, pol, ctx := t.sender, s.srv.Policy, s.ctx
+	m.EndOfData = func(size int64) *cleanup.Error {
+		info.Size = size
+		r := pol.CheckEndOfData(ctx, &info)
+		if r == nil {
+			// Actions decided at the end of the data join the others.
+			a := info.Actions
+			if a.Hold != "" {
+				m.Hold = a.Hold
+			}
+			if a.Discard != "" {
+				m.Discard = a.Discard
+			}
+			if a.Redirect != "" {
+				m.Redirect = a.Redirect
+			}
+			m.Prepend = a.Prepend
+			return nil
+		}
+		to := ""
+		if len(info.Recipients) == 1 {
+			to = info.Recipients[0]
+		}
+		s.log.Reject(queueID, "END-OF-MESSAGE", s.client, r.String(), sender, to, info.Protocol, info.Helo)
+		return &cleanup.Error{Code: r.Code, DSN: r.DSN, Text: r.Text}
+	}
 	return m
 }
 

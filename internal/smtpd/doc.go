@@ -29,6 +29,10 @@
 //   - Lines are bounded (line_length_limit for commands, the buffer size
 //     for content lines, which are streamed); messages are never held in
 //     memory whole; every read and write has smtpd_timeout.
+//   - AUTH: the session adds no delay of its own after a failure (the
+//     Authenticator's delay is the only one), and an unknown user and a
+//     wrong password get the same reply and log line; responses are
+//     bounded by smtpd_sasl_response_limit; passwords are never logged.
 //   - A panic in a session (a policy, the submitter) is logged with its
 //     stack; that session answers 421 4.3.0 and ends, others carry on.
 //   - Text from the client is neutered before it reaches replies, logs and
@@ -37,6 +41,7 @@
 // Standards: RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 2920 (PIPELINING),
 // RFC 2034 and RFC 3463 (enhanced status codes), RFC 6152 (8BITMIME),
 // RFC 3030 (CHUNKING, BINARYMIME), RFC 3461 (DSN parameters), RFC 6531
-// (SMTPUTF8), RFC 3207 (STARTTLS), RFC 2033 (LMTP); Postfix smtpd(8) and
+// (SMTPUTF8), RFC 3207 (STARTTLS), RFC 8314 (implicit TLS, wrapper mode),
+// RFC 4954 (AUTH), RFC 3848 (ESMTPA/ESMTPSA), RFC 2033 (LMTP); Postfix smtpd(8) and
 // postconf(5) for replies, limits and logging.
 package smtpd

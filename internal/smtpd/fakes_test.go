@@ -110,13 +110,19 @@ func (f *fakeSubmitter) Submit(ctx context.Context, m *cleanup.Message, content 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	id := fmt.Sprintf("QID%d", len(f.msgs)+1)
+	if m.OnQueueID != nil {
+		m.OnQueueID(id) // as cleanup does once the queue file exists
+	}
+	if m.EndOfData != nil {
+		// As cleanup does: after the content, before the commit.
+		if e := m.EndOfData(int64(len(b))); e != nil {
+			return "", e
+		}
+	}
 	if m.ReceivedFor != nil {
 		m.Received = m.ReceivedFor(id) // as cleanup writes it
 	}
 	f.msgs = append(f.msgs, submitted{msg: *m, content: string(b)})
-	if m.OnQueueID != nil {
-		m.OnQueueID(id) // as cleanup does once the queue file exists
-	}
 	return id, nil
 }
 

@@ -47,9 +47,9 @@ func (s *session) cmdMail(arg string) error {
 	if s.opt.MessageSizeLimit > 0 && t.size > s.opt.MessageSizeLimit {
 		return s.rejectMail(t, &Reply{Code: 552, DSN: "5.3.4", Text: "Message size exceeds fixed limit"})
 	}
-	s.info.Sender = t.sender
+	s.info.Sender, s.info.Size = t.sender, t.size
 	if r := s.srv.Policy.CheckMail(s.ctx, &s.info, t.sender); r != nil {
-		s.info.Sender = ""
+		s.info.Sender, s.info.Size = "", 0
 		return s.rejectMail(t, r)
 	}
 	s.txn = t
@@ -96,6 +96,19 @@ func (s *session) mailParam(t *txn, p address.Param) error {
 		default:
 			t.ret = v
 		}
+	case "AUTH":
+		// RFC 4954 §5: accepted and not used, as Postfix does; only
+		// where AUTH is offered (elsewhere it is an unknown option).
+		if s.opt.Auth == nil || s.opt.LMTP {
+			return s.unsupported(p)
+		}
+		if t.auth {
+			return s.fail(503, "5.5.4", "Error: multiple AUTH= options")
+		}
+		if _, err := address.DecodeXtext(p.Value); err != nil || p.Value == "" {
+			return s.fail(501, "5.5.4", "Bad AUTH parameter syntax")
+		}
+		t.auth = true
 	case "ENVID":
 		v, err := address.DecodeXtext(p.Value)
 		if t.envid != "" || p.Value == "" || err != nil || len(v) > 100 || !isPrintable(v) {

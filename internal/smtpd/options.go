@@ -85,6 +85,29 @@ type Options struct {
 	LookupName func(context.Context, netip.Addr) string
 	// Now is the clock for Received headers; nil: time.Now.
 	Now func() time.Time
+
+	// BrokenAuthClients also announces AUTH in the old "AUTH=PLAIN LOGIN"
+	// form (broken_sasl_auth_clients), for Outlook Express 4 and kin.
+	BrokenAuthClients bool
+	// AuthExempt tells whether a client is in
+	// smtpd_sasl_exceptions_networks: AUTH is neither offered to it nor
+	// accepted from it. nil: nobody is.
+	AuthExempt func(netip.Addr) bool
+	// AuthSecurity filters the mechanisms offered without TLS
+	// (smtpd_sasl_security_options), AuthTLSSecurity those offered over
+	// TLS (smtpd_sasl_tls_security_options).
+	AuthSecurity    SASLSecurity
+	AuthTLSSecurity SASLSecurity
+	// AuthResponseLimit is the longest client response line in an AUTH
+	// exchange (smtpd_sasl_response_limit); 0: 12288.
+	AuthResponseLimit int
+}
+
+func (o *Options) authResponseLimit() int {
+	if o.AuthResponseLimit <= 0 {
+		return 12288
+	}
+	return o.AuthResponseLimit
 }
 
 // Authenticator is SMTP AUTH's back end; *auth.Service is one.
@@ -115,6 +138,9 @@ func DefaultOptions() Options {
 		JunkCommandLimit:   100,
 		ConnLimit:          50,
 		SMTPUTF8:           true,
+		AuthSecurity:       SASLSecurity{NoAnonymous: true},
+		AuthTLSSecurity:    SASLSecurity{NoAnonymous: true},
+		AuthResponseLimit:  12288,
 	}
 }
 

@@ -14,7 +14,8 @@ import (
 //	Received: from helo (name [addr])
 //		(using TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (128/128 bits)
 //		 key-exchange X25519)
-//		by myhostname (mailhorn) with ESMTPS
+//		(Authenticated sender: alice@example.org)
+//		by myhostname (mailhorn) with ESMTPSA
 //		for <rcpt>; Mon,  1 Jan 2024 12:00:00 +0000 (UTC)
 //
 // Postfix also writes "id QUEUEID" after the protocol; the queue ID does
@@ -30,6 +31,11 @@ func receivedHeader(s *session, rcpts []string, now time.Time, id string) string
 	if s.tlsState != nil {
 		b.WriteString("\n\t")
 		b.WriteString(tlsSummary(s.tlsState))
+	}
+	if s.opt.AuthenticatedHeader && s.info.SASLUser != "" {
+		// smtpd_sasl_authenticated_header: off by default, since it
+		// tells the world who sent the message.
+		b.WriteString("\n\t(Authenticated sender: " + s.info.SASLUser + ")")
 	}
 	fmt.Fprintf(&b, "\n\tby %s (%s) with %s id %s", s.opt.Hostname, s.opt.MailName, s.withProtocol(), id)
 	b.WriteString("\n\t")

@@ -50,7 +50,10 @@ type session struct {
 	lostBytes int64  // content octets read when the connection was lost in DATA
 	quit      bool
 	stats     stats
-	idle      atomic.Bool // waiting for a command: Shutdown may wake it
+	// saslLogMethod is the AUTH mechanism as the client spelled it, for
+	// the "sasl_method=" of the log (Postfix logs it so).
+	saslLogMethod string
+	idle          atomic.Bool // waiting for a command: Shutdown may wake it
 }
 
 // txn is an open mail transaction (after MAIL).
@@ -61,6 +64,7 @@ type txn struct {
 	ret          string
 	envid        string
 	smtputf8     bool
+	auth         bool // MAIL had AUTH= (RFC 4954 §5)
 	rcpts        []cleanup.Recipient
 	rcptAttempts int
 	bdat         *bdatTxn
@@ -128,6 +132,9 @@ func (s *session) serve(ctx context.Context) {
 	defer s.resetTxn()
 	defer s.recoverPanic()
 
+	if s.opt.WrapperMode && !s.startWrapperTLS() {
+		return
+	}
 	if s.opt.ConnLimit > 0 && s.info.Addr.IsValid() && (s.opt.ConnLimitExempt == nil || !s.opt.ConnLimitExempt(s.info.Addr)) {
 		n := s.srv.connOpened(s.info.Addr)
 		defer s.srv.connClosed(s.info.Addr)
@@ -193,6 +200,9 @@ func (s *session) run() {
 		s.denied = r
 		s.errors++
 	} else {
+		// Input that arrived before the greeting is improper pipelining
+		// (Postfix logs it "after CONNECT").
+		s.checkPipelining("CONNECT", true)
 		s.reply(220, "", s.opt.Banner)
 	}
 	for !s.quit {
@@ -231,6 +241,7 @@ func (s *session) run() {
 			s.errors++
 			continue
 		}
+		s.checkPipelining(cmd.Verb, false)
 		if s.dispatch(cmd) {
 			return
 		}
@@ -304,13 +315,22 @@ func (s *session) resetTxn() {
 	s.info.InMail = false
 	s.info.Sender = ""
 	s.info.Recipients = nil
+	s.info.Size = 0
+	s.info.Actions = Actions{}
 }
 
-// withProtocol is the protocol for the Received header: ESMTP, ESMTPS...
+// withProtocol is the protocol for the Received header: ESMTP, ESMTPS,
+// ESMTPA, ESMTPSA (RFC 3848).
 func (s *session) withProtocol() string {
 	p := s.info.Protocol
-	if s.tlsState != nil && p != "SMTP" {
+	if p == "SMTP" {
+		return p
+	}
+	if s.tlsState != nil {
 		p += "S"
+	}
+	if s.info.SASLUser != "" {
+		p += "A"
 	}
 	return p
 }
@@ -328,6 +348,7 @@ var commands = map[string]handler{
 	"EHLO":     {"ehlo", (*session).cmdEhlo, true, true},
 	"LHLO":     {"lhlo", (*session).cmdLhlo, true, true},
 	"STARTTLS": {"starttls", (*session).cmdStarttls, false, true},
+	"AUTH":     {"auth", (*session).cmdAuth, false, false},
 	"MAIL":     {"mail", (*session).cmdMail, false, false},
 	"RCPT":     {"rcpt", (*session).cmdRcpt, false, false},
 	"DATA":     {"data", (*session).cmdData, false, false},

@@ -72,6 +72,14 @@ func runTranscript(t *testing.T, file string) {
 	// A safety net against a hung test, not an assertion on timing.
 	conn.SetDeadline(time.Now().Add(60 * time.Second))
 	var c net.Conn = conn
+	if opt.WrapperMode && opt.TLS != nil {
+		// Implicit TLS (RFC 8314): the handshake comes before the greeting.
+		tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: "mx.example.test"})
+		if err := tc.Handshake(); err != nil {
+			t.Fatalf("wrapper-mode TLS handshake: %v", err)
+		}
+		c = tc
+	}
 	r := bufio.NewReader(c)
 	var pending []byte
 	flush := func(where string) {
@@ -226,6 +234,29 @@ func setOption(t *testing.T, o *Options, where, kv string) {
 		default:
 			t.Fatalf("%s: bad bare= %q", where, v)
 		}
+	case "auth":
+		o.Auth = &fakeAuth{}
+	case "auth_limit":
+		o.Auth = &fakeAuth{limit: n}
+	case "auth_tls_only":
+		o.AuthTLSOnly = v == "on"
+	case "auth_header":
+		o.AuthenticatedHeader = v == "on"
+	case "broken_auth":
+		o.BrokenAuthClients = v == "on"
+	case "auth_exempt":
+		exempt := v == "on"
+		o.AuthExempt = func(netip.Addr) bool { return exempt }
+	case "sasl_security":
+		sec, err := ParseSASLSecurity(v)
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		o.AuthSecurity = sec
+	case "auth_response_limit":
+		o.AuthResponseLimit = n
+	case "wrapper":
+		o.WrapperMode = v == "on"
 	case "bare_exempt":
 		exempt := v == "on"
 		o.BareNewlineExempt = func(netip.Addr) bool { return exempt }
