@@ -1,6 +1,6 @@
 // Package maps implements Postfix-style lookup tables named "type:name":
 // hash, btree and cdb (one indexed CDB file built by mailhorn map), texthash,
-// inline, static, fail, regexp, pcre, cidr, unionmap, pipemap and sqlite,
+// inline, static, fail, regexp, pcre, cidr, unionmap, pipemap, sqlite and pgsql,
 // with Postfix's lookup semantics: hash-like tables fold the query to lower
 // case, pattern tables (regexp, pcre, cidr) match the whole key and run
 // first match wins, a table that cannot answer returns an error, never
@@ -16,7 +16,7 @@
 //
 // Implements (see docs/lookup-tables.md for the differences): postmap(1)
 // source format, regexp_table(5), pcre_table(5) (on Go's RE2 syntax),
-// cidr_table(5), sqlite_table(5), and the inline, static, unionmap and
+// cidr_table(5), sqlite_table(5), pgsql_table(5), and the inline, static, unionmap and
 // pipemap forms of DATABASE_README.
 //
 // Security: table files are trusted configuration, but every parser here
@@ -25,5 +25,6 @@
 // whose matching time is linear in the input, so a hostile header cannot
 // make a header_checks table backtrack. SQLite databases are opened
 // read-only (mode=ro, query_only) and lookup keys are quoted before being
-// placed in the query template.
+// placed in the query template. pgsql keys are never placed in the query
+// text at all: they travel as statement parameters.
 package maps

@@ -35,7 +35,11 @@
 // a queue file (the child passes the content through a pipe, so the
 // helper, which the recipient could ptrace, sees the message but not the
 // envelope; the helper also clears its dumpable flag), and never performs
-// an operation itself. It refuses uid or gid 0 except for root's own
+// an operation itself, with one exception: OpShadow (Unix passwords for
+// the auth service, auth_unix_users) is answered by the parent, which
+// reads /etc/shadow and verifies the password one request at a time; the
+// password arrives in the content pipe and is never logged, and root and
+// locked accounts are refused. It refuses uid or gid 0 except for root's own
 // mailbox (as local(8)), checks a named user's uid against the passwd
 // database and a mailbox path against home_mailbox/mail_spool_directory,
 // allows only the user's groups (or the spool's group for the spool

@@ -34,13 +34,19 @@ func (e *eval) access(s step, key string, partial bool, replyName, replyClass st
 // or ".example.com" per parent_domain_matches_subdomains); a numeric
 // address is looked up alone.
 func (e *eval) domainAccess(s step, domain, replyName, replyClass string) (status, bool) {
+	return e.walkDomain(s, domain, false, validHostaddr(domain), replyName, replyClass)
+}
+
+// walkDomain looks domain up, then each parent domain, as partial
+// lookups after the first unless partial is already set; alone stops after
+// the first lookup.
+func (e *eval) walkDomain(s step, domain string, partial, alone bool, replyName, replyClass string) (status, bool) {
 	name := strings.ToLower(domain)
-	numeric := validHostaddr(domain)
-	for partial := false; name != ""; partial = true {
+	for ; name != ""; partial = true {
 		if st, found := e.access(s, name, partial, replyName, replyClass); found || st != dunno {
 			return st, true
 		}
-		if numeric {
+		if alone {
 			break
 		}
 		i := strings.IndexByte(name[1:], '.')
@@ -115,7 +121,7 @@ func (e *eval) mailAccess(s step, addr, replyClass string) status {
 			return result(st)
 		}
 	}
-	if st, found := e.domainPartial(s, domain, addr, replyClass); found || st != dunno {
+	if st, found := e.walkDomain(s, domain, true, false, addr, replyClass); found || st != dunno {
 		return result(st)
 	}
 	keys = []string{local + "@"}
@@ -128,26 +134,6 @@ func (e *eval) mailAccess(s step, addr, replyClass string) status {
 		}
 	}
 	return dunno
-}
-
-// domainPartial looks up an address's domain and its parents, all as
-// partial keys.
-func (e *eval) domainPartial(s step, domain, replyName, replyClass string) (status, bool) {
-	name := strings.ToLower(domain)
-	for name != "" {
-		if st, found := e.access(s, name, true, replyName, replyClass); found || st != dunno {
-			return st, true
-		}
-		i := strings.IndexByte(name[1:], '.')
-		if i < 0 {
-			break
-		}
-		name = name[1+i:]
-		if e.p.parentStyle {
-			name = name[1:]
-		}
-	}
-	return dunno, false
 }
 
 // tableResult is Postfix's check_table_result: an access(5) action.

@@ -30,15 +30,23 @@ func startDNS(t *testing.T, records ...string) *dnsServer {
 		rr.Header().Ttl = 60
 		d.records = append(d.records, rr)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.addr = pc.LocalAddr().String()
-	l, err := net.Listen("tcp", d.addr)
-	if err != nil {
+	// The TCP port must equal the UDP one; another process may hold it
+	// already, so try a few UDP ports.
+	var pc net.PacketConn
+	var l net.Listener
+	for try := 0; ; try++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		d.addr = pc.LocalAddr().String()
+		if l, err = net.Listen("tcp", d.addr); err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatalf("DNS over TCP on the UDP port: %v", err)
+		if try == 10 {
+			t.Fatalf("DNS over TCP on the UDP port: %v", err)
+		}
 	}
 	udp := &dns.Server{PacketConn: pc, Handler: d}
 	tcp := &dns.Server{Listener: l, Handler: d}
