@@ -18,6 +18,11 @@ command -v pflogsumm >/dev/null 2>&1 || need+=(pflogsumm)
 command -v s-nail >/dev/null 2>&1 || need+=(s-nail)
 command -v msmtp >/dev/null 2>&1 || need+=(msmtp)
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-core dovecot-lmtpd)
+[ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/pop3 ] || need+=(dovecot-pop3d)
+command -v mbsync >/dev/null 2>&1 || need+=(isync)
+command -v fetchmail >/dev/null 2>&1 || need+=(fetchmail)
+command -v mutt >/dev/null 2>&1 || need+=(mutt)
 [ -x /usr/bin/time ] || need+=(time)
 
 if [ ${#need[@]} -eq 0 ]; then
