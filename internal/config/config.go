@@ -219,6 +219,14 @@ func build(dir string, h host, set map[string]setting, services map[serviceKey]b
 
 	c.values = map[string]string{}
 	names := c.knownNames()
+	// Parameters set in main.cf first: a bad value is reported where it
+	// was written, not through a default that refers to it
+	// (imapd_literal_limit = $message_size_limit).
+	sort.SliceStable(names, func(i, j int) bool {
+		_, si := c.set[names[i]]
+		_, sj := c.set[names[j]]
+		return si && !sj
+	})
 	for _, name := range names {
 		s, isSet := c.set[name]
 		v, _, err := x.param(name)

@@ -56,7 +56,7 @@ type Param struct {
 // registry is every parameter mailhorn knows, assembled from the per-area
 // lists (params_*.go) so that each component declares its own.
 func registry() [][]Param {
-	return [][]Param{coreParams, mapsParams, aliasesParams, addressParams, cleanupParams, smtpdParams, restrictParams, saslParams, authParams, localParams, smtpParams}
+	return [][]Param{coreParams, mapsParams, aliasesParams, addressParams, cleanupParams, smtpdParams, restrictParams, saslParams, authParams, storeParams, pop3dParams, imapdParams, localParams, smtpParams}
 }
 
 // paramIndex maps names to their declarations. It is computed once from the

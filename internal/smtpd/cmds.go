@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -224,12 +226,13 @@ func parsePath(s string, reverse bool) (address.Addr, []address.Param, error) {
 		path = "<" + path + ">"
 	}
 	opt := address.Options{SMTPUTF8: true, NoLimits: true}
-	var a address.Addr
-	var err error
-	if reverse {
-		a, err = address.ParseReversePath(path, opt)
-	} else {
-		a, err = address.ParseForwardPath(path, opt)
+	a, err := parsePathOnly(path, reverse, opt)
+	if err != nil && strings.HasSuffix(path, ".>") && !strings.HasSuffix(path, "..>") {
+		// Postfix takes "user@example.com." (the root's dot, as in DNS)
+		// and drops the dot when it resolves the address.
+		if b, err2 := parsePathOnly(path[:len(path)-2]+">", reverse, opt); err2 == nil && b.Domain != "" {
+			a, err = b, nil
+		}
 	}
 	if err != nil {
 		if len(path) < 2 || !strings.HasSuffix(path, ">") {
@@ -241,11 +244,25 @@ func parsePath(s string, reverse bool) (address.Addr, []address.Param, error) {
 		}
 		a = address.Addr{Local: inner}
 	}
+	if d := a.Domain; d != "" && d[0] != '[' {
+		// An address literal needs its brackets (RFC 5321 §4.1.3);
+		// Postfix refuses user@192.0.2.1 as bad syntax too.
+		if _, perr := netip.ParseAddr(d); perr == nil {
+			return address.Addr{}, nil, errors.New("address literal without brackets")
+		}
+	}
 	_, params, err := address.ParseMailArg("<>"+rest, opt)
 	if err != nil {
 		return address.Addr{}, nil, errParams{err}
 	}
 	return a, params, nil
+}
+
+func parsePathOnly(path string, reverse bool, opt address.Options) (address.Addr, error) {
+	if reverse {
+		return address.ParseReversePath(path, opt)
+	}
+	return address.ParseForwardPath(path, opt)
 }
 
 // errParams is a syntax error in the ESMTP parameters, not in the path.

@@ -67,6 +67,8 @@ func (p *fakePolicy) CheckRcpt(ctx context.Context, _ *Info, rcpt string) *Reply
 		return &Reply{Code: 450, DSN: "4.7.1", Text: "<" + rcpt + ">: Recipient address rejected: Try again"}
 	case a.Local == "bye":
 		return &Reply{Code: 421, DSN: "4.7.0", Text: "mx.example.test Service unavailable"}
+	case a.Local == "bye521":
+		return &Reply{Code: 521, DSN: "5.7.1", Text: "<unknown[127.0.0.1]>: Client host rejected: not here"}
 	case a.Domain == "elsewhere.example":
 		return &Reply{Code: 554, DSN: "5.7.1", Text: "<" + rcpt + ">: Relay access denied"}
 	}

@@ -194,7 +194,7 @@ func (s *session) run() {
 	if r := s.srv.Policy.CheckConnect(s.ctx, &s.info); r != nil {
 		s.replyR(r)
 		s.log.Reject("", "CONNECT", s.client, r.String(), "", "", s.info.Protocol, "")
-		if r.Code == 421 {
+		if r.Code == 421 || r.Code == 521 {
 			return
 		}
 		s.denied = r
@@ -300,7 +300,7 @@ func (s *session) reject(stage string, r *Reply, rcpt string) error {
 		sender = s.txn.sender
 	}
 	s.log.Reject("", stage, s.client, r.String(), sender, rcpt, s.info.Protocol, s.info.Helo)
-	if r.Code == 421 {
+	if r.Code == 421 || r.Code == 521 {
 		return errHangup
 	}
 	return errFail

@@ -42,6 +42,11 @@ type Writer struct {
 
 	mu      sync.Mutex
 	syncers map[string]*durable.DirSyncer
+
+	// OnDeliver, when set, is called after each successful Deliver with
+	// the folder's path (Store.Notify: open sessions see the message at
+	// once). Set it before the first Deliver.
+	OnDeliver func(maildir string)
 }
 
 // NewWriter returns a Writer naming files after host.
@@ -162,6 +167,9 @@ func (w *Writer) Deliver(ctx context.Context, m Maildir, c Content) (string, err
 		// The file is in new/ but may not survive a crash: report failure so
 		// the queue retries; a duplicate beats a loss.
 		return "", fmt.Errorf("maildir %s: sync: %w", m, err)
+	}
+	if w.OnDeliver != nil {
+		w.OnDeliver(string(m))
 	}
 	return name, nil
 }

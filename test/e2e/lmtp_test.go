@@ -151,7 +151,17 @@ bounce_notice_recipient = postmaster`, p.dir, domain, lport),
 func stopDaemon(stop *exec.Cmd, pidFile string) {
 	b, _ := os.ReadFile(pidFile)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	stop.Run()
+	// The stop command itself may hang (a Postfix whose postlogd died
+	// blocks on its log): it gets a deadline too.
+	stopped := make(chan struct{})
+	if err := stop.Start(); err == nil {
+		go func() { stop.Wait(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(patience / 2):
+			stop.Process.Kill()
+		}
+	}
 	if pid <= 0 {
 		return
 	}
@@ -159,8 +169,11 @@ func stopDaemon(stop *exec.Cmd, pidFile string) {
 	if err != nil {
 		return
 	}
-	for deadline := time.Now().Add(patience); p.Signal(syscall.Signal(0)) == nil; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(patience / 2); p.Signal(syscall.Signal(0)) == nil; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
+			// The daemon leads its own process group: take its children
+			// down with it.
+			syscall.Kill(-pid, syscall.SIGKILL)
 			p.Kill()
 			return
 		}

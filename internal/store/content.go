@@ -1,0 +1,179 @@
+package store
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// crlfReader presents a message file with every bare LF turned into CRLF
+// (a CR already before the LF, and bare CRs, are left alone): the form
+// IMAP serves and RFC822.SIZE counts. Reading from the start converts on
+// the fly; the first Seek elsewhere scans the file once for its bare LFs
+// and maps offsets with a binary search.
+type crlfReader struct {
+	f    *os.File
+	size int64 // converted size
+
+	buf  []byte
+	n, r int   // buf[r:n] is unread file data
+	phys int64 // file offset of buf[n]
+	prev byte  // the file byte before buf[r] (or before phys when empty)
+	lf   bool  // the CR of a bare LF was emitted; its LF is next
+	virt int64 // converted offset of the next byte to return
+
+	bare []int64 // file offsets of bare LFs, once needed
+}
+
+func newCRLFReader(f *os.File, size int64) *crlfReader {
+	return &crlfReader{f: f, size: size, buf: make([]byte, 32*1024)}
+}
+
+func (c *crlfReader) Read(p []byte) (int, error) {
+	out := 0
+	for out < len(p) {
+		if c.lf {
+			p[out] = '\n'
+			out++
+			c.lf = false
+			c.prev = '\n'
+			continue
+		}
+		if c.r == c.n {
+			if out > 0 {
+				break
+			}
+			n, err := c.f.ReadAt(c.buf, c.phys)
+			if n == 0 {
+				if err == nil || err == io.EOF {
+					return 0, io.EOF
+				}
+				return 0, err
+			}
+			c.r, c.n = 0, n
+			c.phys += int64(n)
+		}
+		b := c.buf[c.r]
+		if b == '\n' && c.prev != '\r' {
+			p[out] = '\r'
+			out++
+			c.r++
+			c.lf = true
+			continue
+		}
+		p[out] = b
+		out++
+		c.r++
+		c.prev = b
+	}
+	c.virt += int64(out)
+	return out, nil
+}
+
+// scan finds the file offsets of the bare LFs.
+func (c *crlfReader) scan() error {
+	if c.bare != nil {
+		return nil
+	}
+	c.bare = []int64{}
+	br := bufio.NewReaderSize(io.NewSectionReader(c.f, 0, 1<<62), 64*1024)
+	var prev byte
+	var off int64
+	for {
+		b, err := br.ReadByte()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			c.bare = nil
+			return fmt.Errorf("reading message: %w", err)
+		}
+		if b == '\n' && prev != '\r' {
+			c.bare = append(c.bare, off)
+		}
+		prev = b
+		off++
+	}
+}
+
+func (c *crlfReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		offset += c.virt
+	case io.SeekEnd:
+		offset += c.size
+	}
+	if offset < 0 {
+		return 0, errors.New("seek before the start of the message")
+	}
+	c.r, c.n, c.lf, c.virt = 0, 0, false, offset
+	if offset == 0 {
+		c.phys, c.prev = 0, 0
+		return 0, nil
+	}
+	if err := c.scan(); err != nil {
+		return 0, err
+	}
+	// The i-th bare LF (0-based) at file offset b becomes a CR at
+	// converted offset b+i and its LF at b+i+1. k = bare LFs whose CR is
+	// before offset.
+	k := sort.Search(len(c.bare), func(i int) bool { return c.bare[i]+int64(i) >= offset })
+	if k > 0 && c.bare[k-1]+int64(k-1)+1 == offset {
+		// Between the inserted CR and its LF.
+		c.phys, c.lf = c.bare[k-1]+1, true
+		c.prev = '\r'
+		return offset, nil
+	}
+	c.phys = offset - int64(k)
+	c.prev = 0
+	if c.phys > 0 {
+		var one [1]byte
+		if _, err := c.f.ReadAt(one[:], c.phys-1); err == nil {
+			c.prev = one[0]
+		}
+	}
+	return offset, nil
+}
+
+func (c *crlfReader) Close() error { return c.f.Close() }
+
+// crlfSize is the converted size of content: its length plus one per bare
+// LF. prev is the byte before content (0 at the start).
+func crlfSize(content []byte, prev byte) int64 {
+	n := int64(len(content))
+	for _, b := range content {
+		if b == '\n' && prev != '\r' {
+			n++
+		}
+		prev = b
+	}
+	return n
+}
+
+// fileCRLFSize reads a file to compute its converted size.
+func fileCRLFSize(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64*1024)
+	var total int64
+	var prev byte
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			total += crlfSize(buf[:n], prev)
+			prev = buf[n-1]
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
