@@ -33,6 +33,8 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	port := fs.Int("port", 2525, "SMTP port on 127.0.0.1")
 	subPort := fs.Int("submission-port", 2587, "submission port (STARTTLS, AUTH) on 127.0.0.1")
 	smtpsPort := fs.Int("smtps-port", 2465, "submission port with implicit TLS on 127.0.0.1")
+	imapPort := fs.Int("imap-port", 2143, "IMAP port (STARTTLS) on 127.0.0.1")
+	pop3Port := fs.Int("pop3-port", 2110, "POP3 port (STLS) on 127.0.0.1")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return 2
 	}
@@ -50,7 +52,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 			dir = alt
 		}
 	}
-	ports := demoPorts{smtp: *port, submission: *subPort, smtps: *smtpsPort}
+	ports := demoPorts{smtp: *port, submission: *subPort, smtps: *smtpsPort, imap: *imapPort, pop3: *pop3Port}
 	if err := writeDemo(ctx, e, dir, ports); err != nil {
 		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
 		return 1
@@ -67,6 +69,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
   users:      alice@%[1]s password %[8]s, bob@%[1]s password %[9]s
   SMTP:       127.0.0.1:%[3]d (MTA: mail for %[1]s from anyone, no relaying)
   submission: 127.0.0.1:%[6]d (STARTTLS then AUTH), 127.0.0.1:%[7]d (TLS from the start)
+  IMAP:       127.0.0.1:%[10]d, POP3: 127.0.0.1:%[11]d (STARTTLS/STLS, then log in as a user)
   TLS:        self-signed certificate %[5]s/tls/cert.pem
 Send a message as the world does:
   swaks --server 127.0.0.1:%[3]d --from carol@example.net --to alice@%[1]s
@@ -74,9 +77,12 @@ Send as alice (a user may send anywhere; this one goes to bob):
   swaks --server 127.0.0.1:%[6]d --tls --auth PLAIN --auth-user alice@%[1]s --auth-password %[8]s \
         --from alice@%[1]s --to bob@%[1]s
 then find the messages in %[2]s/mail/*/new/ and their log lines in %[4]s.
+Read bob's mail over IMAP (or point any mail client at 127.0.0.1:%[10]d, STARTTLS):
+  python3 -c 'import imaplib,ssl; c=imaplib.IMAP4("127.0.0.1",%[10]d); c.starttls(ssl._create_unverified_context())
+  c.login("bob@%[1]s","%[9]s"); c.select(); print(c.fetch("1:*","(ENVELOPE)"))'
 Configuration: %[5]s/main.cf and master.cf (try: bin/mailhorn conf -c %[5]s -n);
 users: bin/mailhorn user -c %[5]s list. Stop with Ctrl-C.
-`, demoDomain, dir, ports.smtp, cfg.Get("maillog_file"), etc, ports.submission, ports.smtps, demoPassword("alice"), demoPassword("bob"))
+`, demoDomain, dir, ports.smtp, cfg.Get("maillog_file"), etc, ports.submission, ports.smtps, demoPassword("alice"), demoPassword("bob"), ports.imap, ports.pop3)
 	}}
 	if err := master.Run(ctx, o); err != nil {
 		fmt.Fprintf(e.stderr, "mailhorn demo: %v\n", err)
@@ -86,7 +92,7 @@ users: bin/mailhorn user -c %[5]s list. Stop with Ctrl-C.
 }
 
 // demoPorts are the demo's listeners on 127.0.0.1.
-type demoPorts struct{ smtp, submission, smtps int }
+type demoPorts struct{ smtp, submission, smtps, imap, pop3 int }
 
 // demoPassword is a demo user's password: printed at every start, since
 // the demo only listens on the loopback interface.
@@ -149,6 +155,8 @@ smtpd_tls_cert_file = %[2]s/etc/tls/cert.pem
 smtpd_tls_key_file = %[2]s/etc/tls/key.pem
 smtpd_tls_security_level = may
 auth_user_maps = passwd-file:%[2]s/etc/users
+# A user's home (the users file) is her Maildir, as virtual_mailbox_maps says.
+mail_location = maildir:~
 mua_client_restrictions = permit_sasl_authenticated, reject
 mua_helo_restrictions =
 mua_sender_restrictions =
@@ -165,6 +173,9 @@ mua_sender_restrictions =
 		fmt.Fprintf(&b, "127.0.0.1:%d inet n - n - - smtpd\n", ports.smtp)
 		fmt.Fprintf(&b, demoSubmission, ports.submission, "submission", "")
 		fmt.Fprintf(&b, demoSubmission, ports.smtps, "smtps", "\n  -o smtpd_tls_wrappermode=yes")
+		fmt.Fprintf(&b, "# IMAP and POP3 for the users, on %d and %d instead of 143 and 110.\n", ports.imap, ports.pop3)
+		fmt.Fprintf(&b, "127.0.0.1:%d inet n - n - - imapd\n", ports.imap)
+		fmt.Fprintf(&b, "127.0.0.1:%d inet n - n - - pop3d\n", ports.pop3)
 		for _, line := range strings.SplitAfter(config.DefaultMasterCF, "\n") {
 			if f := strings.Fields(line); len(f) > 1 && f[1] == "inet" {
 				continue

@@ -37,6 +37,14 @@ smtp      inet  n       -       n       -       -       smtpd
 #  -o smtpd_recipient_restrictions=
 #  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
 #  -o milter_macro_daemon_name=ORIGINATING
+# mailhorn's own access agents: IMAP and POP3 for the users of
+# auth_user_maps (see mail_location), with STARTTLS/STLS or TLS at connect.
+#imap      inet  n       -       n       -       -       imapd
+#imaps     inet  n       -       n       -       -       imapd
+#  -o imapd_tls_wrappermode=yes
+#pop3      inet  n       -       n       -       -       pop3d
+#pop3s     inet  n       -       n       -       -       pop3d
+#  -o pop3d_tls_wrappermode=yes
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr

@@ -24,8 +24,10 @@ import (
 	"mailhorn/internal/deliver/reject"
 	"mailhorn/internal/deliver/smtp"
 	"mailhorn/internal/deliver/virtual"
+	"mailhorn/internal/imapd"
 	"mailhorn/internal/maillog"
 	"mailhorn/internal/maps"
+	"mailhorn/internal/pop3d"
 	"mailhorn/internal/privsep"
 	"mailhorn/internal/queue"
 	"mailhorn/internal/restrict"
@@ -44,7 +46,7 @@ type generation struct {
 	rw       *rewrite.Rewriter
 	cleanup  *cleanup.Cleanup
 	agents   map[string]deliver.Agent // by master.cf service name
-	smtpd    map[string]*smtpd.Server // by master.cf service name (inet smtpd, inet/unix lmtpd)
+	servers  map[string]connServer    // by master.cf service name: smtpd, lmtpd, imapd, pop3d
 	auth     *auth.Service            // nil until a service enables AUTH
 	closers  []io.Closer
 
@@ -60,6 +62,10 @@ type shared struct {
 	log      *slog.Logger
 	maildirs *store.Writer
 	runner   privsep.Runner // deliveries as other users (privilege separation)
+	// store serves mailboxes to imapd and pop3d and is told of every
+	// delivery, so that IDLE sessions see new mail at once.
+	store     *store.Store
+	pop3Locks *pop3d.Locks // one POP3 session per mailbox, across services and reloads
 	// anvil counts client events (rates, authentication failures) across
 	// generations, so that a reload does not reset a client's counts.
 	anvil *anvil.Anvil
@@ -68,7 +74,7 @@ type shared struct {
 }
 
 func buildGeneration(ctx context.Context, cfg *config.Config, services []config.Service, sh *shared) (*generation, error) {
-	g := &generation{cfg: cfg, services: services, agents: map[string]deliver.Agent{}, smtpd: map[string]*smtpd.Server{}}
+	g := &generation{cfg: cfg, services: services, agents: map[string]deliver.Agent{}, servers: map[string]connServer{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -94,7 +100,22 @@ func buildGeneration(ctx context.Context, cfg *config.Config, services []config.
 			if err != nil {
 				return nil, fmt.Errorf("%s, line %d: service %s: %w", svc.File, svc.Line, svc.Name, err)
 			}
-			g.smtpd[svc.Name] = srv
+			g.servers[svc.Name] = srv
+		case svc.Type == "inet" && (svc.Command == "imapd" || svc.Command == "pop3d"):
+			scfg, err := svc.Config(cfg)
+			if err != nil {
+				return nil, err
+			}
+			var srv connServer
+			if svc.Command == "imapd" {
+				srv, err = g.imapServer(scfg, svc, sh)
+			} else {
+				srv, err = g.pop3Server(scfg, svc, sh)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s, line %d: service %s: %w", svc.File, svc.Line, svc.Name, err)
+			}
+			g.servers[svc.Name] = srv
 		case (svc.Type == "inet" || svc.Type == "unix") && svc.Command == "lmtpd":
 			scfg, err := svc.Config(cfg)
 			if err != nil {
@@ -104,7 +125,7 @@ func buildGeneration(ctx context.Context, cfg *config.Config, services []config.
 			if err != nil {
 				return nil, fmt.Errorf("%s, line %d: service %s: %w", svc.File, svc.Line, svc.Name, err)
 			}
-			g.smtpd[svc.Name] = srv
+			g.servers[svc.Name] = srv
 		case svc.Type == "unix":
 			scfg, err := svc.Config(cfg)
 			if err != nil {
@@ -166,6 +187,7 @@ func (g *generation) localAgent(cfg *config.Config, svc config.Service, sh *shar
 	}
 	a := local.New(cfg, x, local.SystemUsers{}, sh.maildirs, g.cleanup, sh.mailLog.Service(serviceLogName(svc)))
 	a.Runner = sh.runner
+	a.Notify = sh.store.Notify
 	return a, nil
 }
 
@@ -176,6 +198,11 @@ func (g *generation) virtualAgent(cfg *config.Config, sh *shared) (deliver.Agent
 		SizeLimit:   cfg.Size("virtual_mailbox_limit"),
 		HeaderLimit: cfg.Size("header_size_limit"),
 		Writer:      sh.maildirs,
+	}
+	if q, err := g.quotaCheck(cfg, sh); err != nil {
+		return nil, err
+	} else if q != nil {
+		a.Quota = q
 	}
 	for _, t := range []struct {
 		param string
@@ -223,15 +250,12 @@ func (g *generation) smtpServer(cfg *config.Config, svc config.Service, sh *shar
 	default:
 		return nil, fmt.Errorf("smtpd_forbid_bare_newline = %s: want normalize, yes, reject or no", v)
 	}
-	if cert, key := cfg.Get("smtpd_tls_cert_file"), cfg.Get("smtpd_tls_key_file"); cert != "" || key != "" {
-		if key == "" {
-			key = cert // Postfix allows both in one file
-		}
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			return nil, fmt.Errorf("smtpd_tls_cert_file/smtpd_tls_key_file: %w", err)
-		}
-		o.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	tc, err := serverTLS(cfg, "smtpd")
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		o.TLS = tc
 		o.RequireTLS = cfg.Get("smtpd_tls_security_level") == "encrypt"
 	} else if cfg.Get("smtpd_tls_security_level") == "encrypt" {
 		return nil, errors.New("smtpd_tls_security_level = encrypt needs smtpd_tls_cert_file")
@@ -377,6 +401,155 @@ func (g *generation) lmtpServer(cfg *config.Config, svc config.Service, sh *shar
 	srv.Opts.LMTP = true
 	srv.Opts.HeloRequired = false
 	return srv, nil
+}
+
+// connServer is what the accept loop hands connections to.
+type connServer interface {
+	ServeConn(ctx context.Context, c net.Conn)
+	Shutdown(ctx context.Context) error
+}
+
+// serverTLS loads PREFIX_tls_cert_file and PREFIX_tls_key_file (the key
+// may be in the certificate's file, as Postfix allows), or returns nil
+// when no certificate is configured. The files are read again at every
+// reload, so a renewed certificate takes effect with "mailhorn reload".
+func serverTLS(cfg *config.Config, prefix string) (*tls.Config, error) {
+	cert, key := cfg.Get(prefix+"_tls_cert_file"), cfg.Get(prefix+"_tls_key_file")
+	if cert == "" && key == "" {
+		return nil, nil
+	}
+	if key == "" {
+		key = cert
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s_tls_cert_file/%s_tls_key_file: %w", prefix, prefix, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// imapServer builds the IMAP server of a master.cf imapd service.
+func (g *generation) imapServer(cfg *config.Config, svc config.Service, sh *shared) (*imapd.Server, error) {
+	o := imapd.DefaultOptions()
+	o.Hostname = cfg.Get("myhostname")
+	o.WrapperMode = cfg.Bool("imapd_tls_wrappermode")
+	o.TLSAuthOnly = cfg.Bool("imapd_tls_auth_only")
+	o.Timeout = cfg.Duration("imapd_timeout")
+	o.LineLimit = cfg.Int("imapd_command_limit")
+	o.LiteralLimit = cfg.Size("imapd_literal_limit")
+	o.ConnLimit = cfg.Int("imapd_client_connection_count_limit")
+	tc, err := serverTLS(cfg, "imapd")
+	if err != nil {
+		return nil, err
+	}
+	if tc == nil && o.WrapperMode {
+		return nil, errors.New("imapd_tls_wrappermode = yes needs imapd_tls_cert_file")
+	}
+	o.TLS = tc
+	a, err := g.authService(sh)
+	if err != nil {
+		return nil, err
+	}
+	return &imapd.Server{Opts: o, Auth: a, Users: g.userResolver(cfg), Store: sh.store,
+		MailLog: serviceLog(cfg, svc, sh), Log: sh.log}, nil
+}
+
+// pop3Server builds the POP3 server of a master.cf pop3d service.
+func (g *generation) pop3Server(cfg *config.Config, svc config.Service, sh *shared) (*pop3d.Server, error) {
+	o := pop3d.DefaultOptions()
+	o.Hostname = cfg.Get("myhostname")
+	o.Timeout = cfg.Duration("pop3d_timeout")
+	o.ConnLimit = cfg.Int("pop3d_client_connection_count_limit")
+	o.TLSAuthOnly = cfg.Bool("pop3d_tls_auth_only")
+	o.WrapperMode = cfg.Bool("pop3d_tls_wrappermode")
+	tc, err := serverTLS(cfg, "pop3d")
+	if err != nil {
+		return nil, err
+	}
+	if tc == nil && o.WrapperMode {
+		return nil, errors.New("pop3d_tls_wrappermode = yes needs pop3d_tls_cert_file")
+	}
+	o.TLS = tc
+	a, err := g.authService(sh)
+	if err != nil {
+		return nil, err
+	}
+	return &pop3d.Server{Opts: o, Auth: a, Users: g.userResolver(cfg), Store: sh.store,
+		MailLog: serviceLog(cfg, svc, sh), Log: sh.log, Locks: sh.pop3Locks}, nil
+}
+
+// quotaCheck is the virtual agent's quota test: the recipient's quota is
+// mail_quota_* or, for a user of auth_user_maps, her quota_rule fields.
+// nil when no quota can apply (no defaults and no user table).
+func (g *generation) quotaCheck(cfg *config.Config, sh *shared) (func(ctx context.Context, addr, maildir string, size int64) error, error) {
+	def := store.Quota{Messages: int64(cfg.Int("mail_quota_messages")), Bytes: cfg.Size("mail_quota_storage")}
+	users := len(g.cfg.List("auth_user_maps")) > 0
+	if def == (store.Quota{}) && !users {
+		return nil, nil
+	}
+	var a *auth.Service
+	if users {
+		var err error
+		if a, err = g.authService(sh); err != nil {
+			return nil, err
+		}
+	}
+	return func(ctx context.Context, addr, maildir string, size int64) error {
+		q := def
+		if a != nil {
+			u, found, err := a.Lookup(ctx, addr)
+			if err != nil {
+				return err
+			}
+			if found {
+				if q, err = store.QuotaFor(def, quotaRules(u)); err != nil {
+					return fmt.Errorf("user %s: quota_rule: %w", u.Name, err)
+				}
+			}
+		}
+		if q == (store.Quota{}) {
+			return nil
+		}
+		return sh.store.CheckQuota(ctx, maildir, q, size)
+	}, nil
+}
+
+// userResolver finds a user's mailbox tree and quota: mail_location for
+// the root, mail_quota_* and the userdb's quota_rule fields for the quota.
+func (g *generation) userResolver(cfg *config.Config) func(ctx context.Context, u *auth.User) (string, store.Quota, error) {
+	location := cfg.Get("mail_location")
+	def := store.Quota{Messages: int64(cfg.Int("mail_quota_messages")), Bytes: cfg.Size("mail_quota_storage")}
+	return func(ctx context.Context, u *auth.User) (string, store.Quota, error) {
+		return userMailbox(location, def, u)
+	}
+}
+
+// userMailbox applies mail_location and the quota rules to one user.
+func userMailbox(location string, def store.Quota, u *auth.User) (string, store.Quota, error) {
+	if loc := u.Fields["mail"]; loc != "" {
+		location = loc // userdb_mail overrides mail_location, as in Dovecot
+	}
+	root, err := store.UserRoot(location, u.Name, u.Home)
+	if err != nil {
+		return "", store.Quota{}, fmt.Errorf("user %s: mail_location: %w", u.Name, err)
+	}
+	q, err := store.QuotaFor(def, quotaRules(u))
+	if err != nil {
+		return "", store.Quota{}, fmt.Errorf("user %s: quota_rule: %w", u.Name, err)
+	}
+	return root, q, nil
+}
+
+// quotaRules are a user's userdb quota_rule fields (Dovecot numbers
+// further rules quota_rule2, quota_rule3...).
+func quotaRules(u *auth.User) []string {
+	var rules []string
+	for _, k := range []string{"quota_rule", "quota_rule2", "quota_rule3"} {
+		if r := u.Fields[k]; r != "" {
+			rules = append(rules, r)
+		}
+	}
+	return rules
 }
 
 // serviceLogName is the program name on a service's log lines, as Postfix

@@ -66,6 +66,8 @@ func listens(svc config.Service) bool {
 		return svc.Type == "inet"
 	case "lmtpd":
 		return svc.Type == "inet" || svc.Type == "unix"
+	case "imapd", "pop3d":
+		return svc.Type == "inet"
 	}
 	return false
 }

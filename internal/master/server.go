@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"mailhorn/internal/anvil"
+	"mailhorn/internal/pop3d"
 	"net"
 	"os"
 	"sync"
@@ -145,6 +146,9 @@ func Run(ctx context.Context, o Options) error {
 		return runParent(ctx, o, cfg, lns, owner.uid, owner.gid, log)
 	}
 	maildirs := store.NewWriter(cfg.Get("myhostname"))
+	st := store.New(store.Options{Log: log})
+	defer st.Close()
+	maildirs.OnDeliver = st.Notify
 	if runner == nil {
 		runner = &privsep.InProcess{Maildirs: maildirs}
 	}
@@ -159,6 +163,8 @@ func Run(ctx context.Context, o Options) error {
 		maildirs:   maildirs,
 		runner:     runner,
 		anvil:      anvil.New(nil),
+		store:      st,
+		pop3Locks:  pop3d.NewLocks(),
 		syslogName: cfg.Get("syslog_name"),
 	}
 	m.sh = sh
@@ -349,7 +355,7 @@ func (m *master) accept(ctx context.Context, l listener) {
 			continue
 		}
 		g := m.cur.get()
-		srv := g.smtpd[l.svc.Name]
+		srv := g.servers[l.svc.Name]
 		if srv == nil {
 			// The service left master.cf at a reload; its socket stays
 			// bound until a restart.
@@ -430,7 +436,7 @@ func (m *master) shutdown() {
 	m.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, g := range gens {
-		for _, srv := range g.smtpd {
+		for _, srv := range g.servers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -29,9 +29,10 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(base, "demo")
-	smtp, sub, smtps := freePort(t), freePort(t), freePort(t)
+	smtp, sub, smtps, imap, pop3 := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	cmd := exec.Command(mailhornBin, "demo", "-dir", dir, "-port", strconv.Itoa(smtp),
-		"-submission-port", strconv.Itoa(sub), "-smtps-port", strconv.Itoa(smtps))
+		"-submission-port", strconv.Itoa(sub), "-smtps-port", strconv.Itoa(smtps),
+		"-imap-port", strconv.Itoa(imap), "-pop3-port", strconv.Itoa(pop3))
 	if runAs.root {
 		// As root the demo would create and drop to a mailhorn account;
 		// here it runs as the unprivileged test account instead.
@@ -104,7 +105,7 @@ func TestDemo(t *testing.T) {
 	run("--server", "127.0.0.1:"+strconv.Itoa(smtps), "--tlsc", "--auth", "LOGIN", "--auth-user", "bob@example.test",
 		"--auth-password", "bob-demo-password", "--from", "bob@example.test", "--to", "alice@example.test")
 	// Without a login, the submission port takes nothing.
-	out, _ := exec.Command(swaks, "--server", "127.0.0.1:"+strconv.Itoa(sub), "--tls", "--from", "x@example.net", "--to", "bob@example.test").CombinedOutput()
+	out, err := exec.Command(swaks, "--server", "127.0.0.1:"+strconv.Itoa(sub), "--tls", "--from", "x@example.net", "--to", "bob@example.test").CombinedOutput()
 	if !strings.Contains(string(out), "554 5.7.1") {
 		t.Errorf("unauthenticated submission not refused with 554 5.7.1:\n%s", out)
 	}
@@ -120,6 +121,18 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("alice has %d messages, bob %d; want 2 and 1\n%s", len(a), len(b), log)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The banner's IMAP one-liner reads bob's message.
+	var py string
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "python3 -c ") || strings.HasPrefix(l, "c.login(") {
+			py += l + "\n"
+		}
+	}
+	py = strings.TrimSuffix(strings.TrimPrefix(strings.ReplaceAll(py, "python3 -c '", ""), ""), "'\n")
+	out, err = exec.Command(needTool(t, "python3"), "-c", py).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"bob" "example.test"`) {
+		t.Errorf("the banner's IMAP command: %v\n%s\n%s", err, py, out)
 	}
 	log, _ := os.ReadFile(filepath.Join(dir, "maillog"))
 	for _, want := range []string{"sasl_method=PLAIN, sasl_username=alice@example.test", "sasl_method=LOGIN, sasl_username=bob@example.test"} {

@@ -39,6 +39,11 @@ type Agent struct {
 	// identity: the privileged parent's client, or nil for a
 	// privsep.InProcess runner (deliveries as this process's own uid).
 	Runner privsep.Runner
+	// Notify, when set, is told of each Maildir delivered into (the
+	// message store wakes the IMAP sessions that have it open); the
+	// Writer's own OnDeliver does not see deliveries made by a helper
+	// process as the user.
+	Notify func(maildir string)
 
 	HomeMailbox string // home_mailbox
 	SpoolDir    string // mail_spool_directory

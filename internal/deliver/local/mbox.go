@@ -49,6 +49,9 @@ func (a *Agent) deliverMailbox(ctx context.Context, rc *rcpt, u User) deliver.Re
 		}
 	}
 	res, offset := a.runAt(ctx, rc, req)
+	if res.Status == deliver.Sent && maildir && a.Notify != nil {
+		a.Notify(filepath.Clean(path))
+	}
 	if res.Status == deliver.Sent && !maildir && a.Biff != nil {
 		a.Biff(u.Name, offset)
 	}

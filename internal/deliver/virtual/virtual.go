@@ -2,6 +2,7 @@ package virtual
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,6 +25,10 @@ type Agent struct {
 	// (header_size_limit).
 	HeaderLimit int64
 	Writer      *store.Writer
+	// Quota, when set, tells whether a message of size bytes fits in the
+	// recipient's mailboxes (maildir is the INBOX's root);
+	// store.ErrOverQuota defers the message with 4.2.2.
+	Quota func(ctx context.Context, addr, maildir string, size int64) error
 }
 
 const relay = "virtual"
@@ -58,6 +63,14 @@ func (a *Agent) one(ctx context.Context, req *deliver.Request, r deliver.Recipie
 	}
 	dir := store.Maildir(filepath.Join(a.Base, mbox))
 	prefix := []byte("Return-Path: <" + req.Sender + ">\nDelivered-To: " + addr + "\n")
+	if a.Quota != nil {
+		switch err := a.Quota(ctx, addr, string(dir), int64(len(prefix))+req.ContentSize); {
+		case errors.Is(err, store.ErrOverQuota):
+			return deliver.Resultf(deliver.Deferred, "4.2.2", "maildir delivery failed: mailbox %s is over quota", addr)
+		case err != nil:
+			return deliver.Resultf(deliver.Deferred, "4.3.0", "quota check for %s: %v", addr, err)
+		}
+	}
 	return deliver.Maildir(ctx, a.Writer, req, dir, owner, prefix, a.SizeLimit)
 }
 
