@@ -254,10 +254,22 @@ func (g *generation) smtpServer(cfg *config.Config, svc config.Service, sh *shar
 	if err != nil {
 		return nil, err
 	}
-	if tc != nil {
+	// As Postfix: STARTTLS is offered at level may or encrypt (an empty
+	// level falls back to smtpd_use_tls / smtpd_enforce_tls), and in
+	// wrapper mode TLS is what the port speaks whatever the level.
+	level := cfg.Get("smtpd_tls_security_level")
+	if level == "" {
+		switch {
+		case cfg.Bool("smtpd_enforce_tls"):
+			level = "encrypt"
+		case cfg.Bool("smtpd_use_tls"):
+			level = "may"
+		}
+	}
+	if tc != nil && (level == "may" || level == "encrypt" || cfg.Bool("smtpd_tls_wrappermode")) {
 		o.TLS = tc
-		o.RequireTLS = cfg.Get("smtpd_tls_security_level") == "encrypt"
-	} else if cfg.Get("smtpd_tls_security_level") == "encrypt" {
+		o.RequireTLS = level == "encrypt"
+	} else if level == "encrypt" {
 		return nil, errors.New("smtpd_tls_security_level = encrypt needs smtpd_tls_cert_file")
 	}
 	exempt, err := maps.ParseNetList(cfg.List("smtpd_client_event_limit_exceptions"), nil)

@@ -63,6 +63,7 @@ func (s *system) enableAuth(users map[string]string, extra string) *tls.Config {
 	cert, key, file := s.path("etc/cert.pem"), s.path("etc/key.pem"), s.path("etc/users")
 	s.appendMainCF(fmt.Sprintf(`smtpd_tls_cert_file = %s
 smtpd_tls_key_file = %s
+smtpd_tls_security_level = may
 auth_user_maps = passwd-file:%s
 auth_failure_delay = 1s
 %s`, cert, key, file, extra))
