@@ -123,8 +123,14 @@ func (ts *testServer) logText() string {
 
 func startServer(t *testing.T, tweak func(*Options)) *testServer {
 	t.Helper()
+	return startServerStore(t, store.Options{}, tweak)
+}
+
+// startServerStore is startServer with the store's options.
+func startServerStore(t *testing.T, so store.Options, tweak func(*Options)) *testServer {
+	t.Helper()
 	dir := t.TempDir()
-	st := store.New(store.Options{})
+	st := store.New(so)
 	t.Cleanup(func() { st.Close() })
 	ts := &testServer{dir: dir, store: st, log: &bytes.Buffer{}, logMu: &sync.Mutex{}, auth: newFakeAuth()}
 	opts := DefaultOptions()
@@ -139,7 +145,7 @@ func startServer(t *testing.T, tweak func(*Options)) *testServer {
 		Auth:  ts.auth,
 		Store: st,
 		Users: func(ctx context.Context, u *auth.User) (string, store.Quota, error) {
-			return filepath.Join(dir, u.Name, "Maildir"), store.Quota{Messages: 100, Bytes: 10 << 20}, nil
+			return ts.userRoot(u.Name), store.Quota{Messages: 100, Bytes: 10 << 20}, nil
 		},
 		MailLog: maillog.New(lockedBuf{ts.logMu, ts.log}, "mailhorn", "mail").Service("imapd"),
 	}
@@ -160,6 +166,11 @@ func startServer(t *testing.T, tweak func(*Options)) *testServer {
 		<-done
 	})
 	return ts
+}
+
+// userRoot is where a user's mail tree is.
+func (ts *testServer) userRoot(name string) string {
+	return filepath.Join(ts.dir, name, "Maildir")
 }
 
 // client is a raw IMAP client for transcripts.

@@ -146,7 +146,6 @@ func (s *session) cmdList(c *cmd) error {
 	if err := p.end(); err != nil {
 		return err
 	}
-	_ = extended
 	if !s.utf8 {
 		if ref, err = decodeMUTF7(ref); err != nil {
 			return bad("Invalid modified UTF-7 reference.")
@@ -186,25 +185,27 @@ func (s *session) cmdList(c *cmd) error {
 		if !matched {
 			continue
 		}
+		if b.NonExistent && !b.HasChildren && !o.subscribedSel {
+			continue // only a subscription: RFC 5258 §3 lists it under SUBSCRIBED
+		}
+		// RECURSIVEMATCH: CHILDINFO for a name with a subscribed
+		// descendant, whether or not it is subscribed itself (RFC 5258 §3).
 		childInfo := false
-		if o.subscribedSel && !b.Subscribed {
-			if !o.recursive {
-				continue
-			}
+		if o.subscribedSel && o.recursive {
 			for name := range subscribed {
 				if strings.HasPrefix(name, b.Name+string(store.Delimiter)) {
 					childInfo = true
 					break
 				}
 			}
-			if !childInfo {
-				continue
-			}
+		}
+		if o.subscribedSel && !b.Subscribed && !childInfo {
+			continue
 		}
 		if o.specialSel && b.SpecialUse == "" {
 			continue
 		}
-		s.buf = s.appendListLine(s.buf[:0], "LIST", b, o.retSubscribed && b.Subscribed)
+		s.buf = s.appendListLine(s.buf[:0], b, o.retSubscribed && b.Subscribed, extended)
 		if childInfo {
 			s.buf = s.buf[:len(s.buf)-2]
 			s.buf = append(s.buf, " (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"...)
@@ -221,11 +222,12 @@ func (s *session) cmdList(c *cmd) error {
 	return nil
 }
 
-// appendListLine formats "* LIST (attrs) "/" name\r\n".
-func (s *session) appendListLine(b []byte, verb string, m store.MailboxInfo, subscribed bool) []byte {
-	b = append(b, "* "...)
-	b = append(b, verb...)
-	b = append(b, " ("...)
+// appendListLine formats "* LIST (attrs) "/" name\r\n". A name without a
+// mailbox is \NonExistent in the extended syntax (RFC 5258 §3; RFC 9051
+// §7.3.1) and \Noselect in the plain one, as Dovecot answers; a name
+// listed only for its subscription gets no children attribute.
+func (s *session) appendListLine(b []byte, m store.MailboxInfo, subscribed, extended bool) []byte {
+	b = append(b, "* LIST ("...)
 	n := len(b)
 	add := func(a string) {
 		if len(b) > n {
@@ -233,12 +235,16 @@ func (s *session) appendListLine(b []byte, verb string, m store.MailboxInfo, sub
 		}
 		b = append(b, a...)
 	}
-	if m.NoSelect {
+	switch {
+	case m.NonExistent && extended:
+		add(`\NonExistent`)
+	case m.NoSelect:
 		add(`\Noselect`)
 	}
-	if m.HasChildren {
+	switch {
+	case m.HasChildren:
 		add(`\HasChildren`)
-	} else {
+	case !m.NonExistent:
 		add(`\HasNoChildren`)
 	}
 	if subscribed {

@@ -11,6 +11,12 @@
 // longer header is skipped, its offsets stay right). Nothing panics on bad
 // input; what cannot be understood becomes text/plain, as in Dovecot.
 //
+// Body lines (BODYSTRUCTURE): the line feeds of the body, as Dovecot
+// counts them; a last line without one is not counted, so a one-line part
+// before a boundary (whose CRLF belongs to the boundary) or a body
+// without a final newline has 0 lines (testdata/corpus/one-line*.eml,
+// checked against Dovecot 2.3).
+//
 // Wire strings: a value is written as a quoted string when it is 7-bit
 // without CR, LF or NUL, else as a literal. Literals are valid for IMAP4rev1
 // and IMAP4rev2 clients with or without UTF8=ACCEPT, so one cached form

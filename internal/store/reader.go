@@ -102,6 +102,11 @@ type MailboxInfo struct {
 	Subscribed  bool
 	NoSelect    bool // an intermediate level without a folder of its own
 	HasChildren bool
+	// NonExistent: no folder of this name exists (RFC 5258 §3): a
+	// subscription to a name with no folder (then Subscribed is set), or
+	// an intermediate level (then NoSelect and HasChildren are set).
+	// Implies NoSelect.
+	NonExistent bool
 }
 
 // Status is a mailbox's STATUS / SELECT data.
@@ -139,7 +144,9 @@ type User struct {
 	impl *userImpl
 }
 
-// List returns every mailbox of the tree, INBOX first, then by name.
+// List returns every mailbox of the tree, INBOX first, then by name,
+// with the intermediate levels of nested names and the subscribed names
+// that have no folder (NonExistent).
 func (u *User) List(ctx context.Context) ([]MailboxInfo, error) { return u.impl.list(ctx) }
 
 // Create makes a mailbox (and missing parents as NoSelect levels are not

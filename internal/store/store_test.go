@@ -230,6 +230,26 @@ func TestFolders(t *testing.T) {
 	if !info("Work/2024/Q1").Subscribed || !info("INBOX").Subscribed {
 		t.Error("subscriptions not listed")
 	}
+	if w := info("Work"); !w.NonExistent || w.Subscribed {
+		t.Errorf("Work = %+v, want NonExistent (an intermediate level)", w)
+	}
+	// A subscription without a folder is listed as NonExistent (RFC 5258
+	// §3: LIST (SUBSCRIBED) shows it), and gives its parents no children.
+	if err := u.Subscribe(bg, "Old/Project", true); err != nil {
+		t.Fatal(err)
+	}
+	if o := info("Old/Project"); o != (MailboxInfo{Name: "Old/Project", Subscribed: true, NoSelect: true, NonExistent: true}) {
+		t.Errorf("Old/Project = %+v", o)
+	}
+	if o := info("Old"); o.Name != "(missing)" {
+		t.Errorf("Old = %+v, want no entry", o)
+	}
+	if err := u.Subscribe(bg, "Old/Project", false); err != nil {
+		t.Fatal(err)
+	}
+	if q := info("Work/2024/Q1"); q.NonExistent || q.NoSelect {
+		t.Errorf("Q1 = %+v", q)
+	}
 
 	// Rename moves children; deleting a NoSelect level with children fails.
 	if err := u.Rename(bg, "Work", "Job"); err != nil {
@@ -880,5 +900,60 @@ func TestDeletedMailboxView(t *testing.T) {
 	}
 	if _, err := m.Sync(bg); !errors.Is(err, ErrNoMailbox) {
 		t.Errorf("sync of deleted: %v", err)
+	}
+}
+
+// TestUsageAfterAppend: what APPEND adds counts at once, in every
+// situation a session meets (a view open on the folder or not, a fresh
+// folder without an index yet, a delivery waiting in new/), so that
+// QUOTA GETQUOTAROOT after APPEND shows it.
+func TestUsageAfterAppend(t *testing.T) {
+	_, u, root := testUser(t, Quota{Messages: 100, Bytes: 1 << 20})
+	want := Usage{}
+	check := func(what string) {
+		t.Helper()
+		got, err := u.Usage(bg)
+		if err != nil || got != want {
+			t.Errorf("%s: usage %+v, %v; want %+v", what, got, err, want)
+		}
+	}
+	check("empty tree")
+	mustAppend(t, u, "INBOX", "Subject: a\n\nhello\n") // 18 bytes
+	want = Usage{1, 18}
+	check("first append")
+	m := mustOpen(t, u, "INBOX")
+	defer m.Close()
+	mustAppend(t, u, "INBOX", "Subject: b\n\nhello\n")
+	want = Usage{2, 36}
+	check("append with a view open")
+	if err := u.Create(bg, "Fresh", ""); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, u, "Fresh", "x\n")
+	want = Usage{3, 38}
+	check("append to a new folder")
+	dropFile(t, root, "1.y,S=3", "yy\n")
+	want = Usage{4, 41}
+	check("delivery in new/")
+	if _, err := m.Sync(bg); err != nil { // moves it to cur/, rewrites the index
+		t.Fatal(err)
+	}
+	check("after the view's sync")
+}
+
+// TestAppendDate: the APPEND date-time's instant is kept; it is shown in
+// the server's zone, its offset is not kept (as Dovecot's Maildir does:
+// the file's mtime is the internal date).
+func TestAppendDate(t *testing.T) {
+	_, u, _ := testUser(t, Quota{})
+	date := time.Date(2021, 7, 14, 2, 44, 25, 0, time.FixedZone("", 2*3600))
+	if _, _, err := u.Append(bg, "INBOX", strings.NewReader("Subject: d\n\n"), nil, date); err != nil {
+		t.Fatal(err)
+	}
+	m := mustOpen(t, u, "INBOX")
+	defer m.Close()
+	got := m.Messages()[0].InternalDate
+	if !got.Equal(date) || got.Location() != time.Local {
+		t.Errorf("internal date %v (%v), want %v in the local zone", got, got.Location(), date)
 	}
 }

@@ -168,9 +168,15 @@ func (u *userImpl) list(ctx context.Context) ([]MailboxInfo, error) {
 			all[n[:i]] = true
 		}
 	}
-	out := make([]MailboxInfo, 0, len(all))
+	out := make([]MailboxInfo, 0, len(all)+len(subs))
 	for n := range all {
-		out = append(out, MailboxInfo{Name: n, SpecialUse: uses[n], Subscribed: subs[n], NoSelect: !exists[n]})
+		out = append(out, MailboxInfo{Name: n, SpecialUse: uses[n], Subscribed: subs[n], NoSelect: !exists[n], NonExistent: !exists[n]})
+	}
+	// Subscriptions outlive their folders (RFC 9051 §6.3.7).
+	for n := range subs {
+		if !all[n] {
+			out = append(out, MailboxInfo{Name: n, Subscribed: true, NoSelect: true, NonExistent: true})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if isInbox(out[i].Name) != isInbox(out[j].Name) {
@@ -181,7 +187,7 @@ func (u *userImpl) list(ctx context.Context) ([]MailboxInfo, error) {
 	for i := range out {
 		p := out[i].Name + string(Delimiter)
 		for j := range out {
-			if strings.HasPrefix(out[j].Name, p) {
+			if all[out[j].Name] && strings.HasPrefix(out[j].Name, p) {
 				out[i].HasChildren = true
 				break
 			}
