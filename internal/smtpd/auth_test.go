@@ -87,9 +87,7 @@ func (p *recordingPolicy) stages() string {
 // startWith starts a test server with pol as its policy.
 func startWith(t *testing.T, opt Options, pol Policy) *testServer {
 	t.Helper()
-	ts := startServer(t, opt)
-	ts.srv.Policy = pol
-	return ts
+	return startServerPolicy(t, opt, pol)
 }
 
 // dialogue writes each chunk in one write and reads the replies to it

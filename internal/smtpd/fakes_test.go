@@ -174,13 +174,23 @@ func testOptions() Options {
 
 func startServer(t *testing.T, opt Options) *testServer {
 	t.Helper()
+	return startServerPolicy(t, opt, nil)
+}
+
+// startServerPolicy starts a test server with pol as its policy (nil: the
+// fakePolicy). The policy is set before serving: sessions read it.
+func startServerPolicy(t *testing.T, opt Options, pol Policy) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := &testServer{sub: &fakeSubmitter{}, pol: &fakePolicy{}, log: &lockedBuffer{}, addr: ln.Addr().String(), done: make(chan struct{})}
 	ml := maillog.New(ts.log, "mailhorn", "mx.example.test").Service("smtpd")
-	ts.srv = &Server{Opts: opt, Policy: ts.pol, Submitter: ts.sub, MailLog: ml}
+	if pol == nil {
+		pol = ts.pol
+	}
+	ts.srv = &Server{Opts: opt, Policy: pol, Submitter: ts.sub, MailLog: ml}
 	go func() {
 		defer close(ts.done)
 		ts.srv.Serve(context.Background(), ln)
