@@ -43,12 +43,16 @@ type Service struct {
 	dbs    []userDB
 	unix   bool
 	scheme string
-	dummy  string // a hash in scheme of a random password
-	delay  time.Duration
-	limit  int
-	unit   time.Duration
-	mechs  []string
-	secret []byte // keys SCRAM's fake salts for unknown users
+	// dummy is a hash in scheme of a random password, verified for
+	// unknown users; made at the first authentication, not at start
+	// (an Argon2id hash takes 64 MiB that RSS would keep).
+	dummyOnce sync.Once
+	dummy     string
+	delay     time.Duration
+	limit     int
+	unit      time.Duration
+	mechs     []string
+	secret    []byte // keys SCRAM's fake salts for unknown users
 
 	sem      chan struct{} // bounds concurrent hash verifications (memory)
 	verified atomic.Int64  // hash verifications made (tests)
@@ -92,13 +96,10 @@ func New(cfg *config.Config, o Options) (*Service, error) {
 			s.mechs = append(s.mechs, m)
 		}
 	}
-	randomPW := make([]byte, 16)
-	rand.Read(randomPW)
-	dummy, err := password.Hash(s.scheme, fmt.Sprintf("%x", randomPW))
-	if err != nil {
-		return nil, fmt.Errorf("auth_password_scheme: %w", err)
+	if !slices.Contains(password.Schemes(), strings.ToUpper(s.scheme)) {
+		return nil, fmt.Errorf("auth_password_scheme: %w {%s} for new passwords (use one of %s)",
+			password.ErrUnsupported, s.scheme, strings.Join(password.Schemes(), ", "))
 	}
-	s.dummy = dummy
 	for _, spec := range cfg.List("auth_user_maps") {
 		db, err := openUserDB(spec, s.log)
 		if err != nil {
@@ -294,6 +295,9 @@ func sanitize(name string) string {
 // wrong password and for an unknown user alike, after a hash
 // verification either way.
 func (s *Service) authenticate(ctx context.Context, name, pw string) (*User, error) {
+	// Made before the lookup, whatever its outcome: the first attempt
+	// costs the same for a known and an unknown user.
+	s.makeDummy()
 	key, ok := NormalizeName(name)
 	if !ok {
 		s.verify(ctx, s.dummy, pw)
@@ -324,6 +328,20 @@ func (s *Service) authenticate(ctx context.Context, name, pw string) (*User, err
 	}
 	s.verify(ctx, s.dummy, pw)
 	return nil, ErrFailed
+}
+
+// makeDummy computes s.dummy once.
+func (s *Service) makeDummy() {
+	s.dummyOnce.Do(func() {
+		randomPW := make([]byte, 16)
+		rand.Read(randomPW)
+		h, err := password.Hash(s.scheme, fmt.Sprintf("%x", randomPW))
+		if err != nil { // the scheme was checked in New: cannot happen
+			s.log.Error("dummy password hash not made", "scheme", s.scheme, "err", err)
+			h = "{" + password.Plain + "}" + fmt.Sprintf("%x", randomPW)
+		}
+		s.dummy = h
+	})
 }
 
 // verify runs one hash verification, bounded in concurrency since a hash

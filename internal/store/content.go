@@ -1,12 +1,13 @@
 package store
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+	"sync"
 )
 
 // crlfReader presents a message file with every bare LF turned into CRLF
@@ -26,13 +27,35 @@ type crlfReader struct {
 	virt int64 // converted offset of the next byte to return
 
 	bare []int64 // file offsets of bare LFs, once needed
+
+	pooled *[]byte // buf came from crlfBufs: returned at Close
 }
+
+// crlfBufSize is the read buffer of a crlfReader; small messages get a
+// buffer of their own size.
+const crlfBufSize = 32 * 1024
+
+// crlfBufs recycles the 32 KiB buffers of closed readers.
+var crlfBufs = sync.Pool{New: func() any { b := make([]byte, crlfBufSize); return &b }}
 
 func newCRLFReader(f *os.File, size int64) *crlfReader {
-	return &crlfReader{f: f, size: size, buf: make([]byte, 32*1024)}
+	c := &crlfReader{f: f, size: size}
+	if size < crlfBufSize {
+		// size is the converted size, never less than the file's.
+		c.buf = make([]byte, max(size, 1))
+	} else {
+		c.pooled = crlfBufs.Get().(*[]byte)
+		c.buf = *c.pooled
+	}
+	return c
 }
 
+// Read copies the runs between LFs whole; a bare LF (one without a CR
+// before it) is given as CR then LF.
 func (c *crlfReader) Read(p []byte) (int, error) {
+	if c.buf == nil {
+		return 0, os.ErrClosed
+	}
 	out := 0
 	for out < len(p) {
 		if c.lf {
@@ -56,46 +79,84 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 			c.r, c.n = 0, n
 			c.phys += int64(n)
 		}
-		b := c.buf[c.r]
-		if b == '\n' && c.prev != '\r' {
-			p[out] = '\r'
-			out++
-			c.r++
-			c.lf = true
+		src := c.buf[c.r:c.n]
+		room := p[out:]
+		if len(src) > len(room) {
+			src = src[:len(room)]
+		}
+		i := bytes.IndexByte(src, '\n')
+		if i < 0 {
+			// No LF: the whole run goes out.
+			copy(room, src)
+			out += len(src)
+			c.r += len(src)
+			c.prev = src[len(src)-1]
 			continue
 		}
-		p[out] = b
+		// Bytes before the LF, then the LF itself (with its CR if bare).
+		copy(room, src[:i])
+		out += i
+		c.r += i
+		prev := c.prev
+		if i > 0 {
+			prev = src[i-1]
+		}
+		if prev == '\r' {
+			p[out] = '\n'
+			out++
+			c.r++
+			c.prev = '\n'
+			continue
+		}
+		p[out] = '\r'
 		out++
 		c.r++
-		c.prev = b
+		c.lf = true
 	}
 	c.virt += int64(out)
 	return out, nil
 }
 
-// scan finds the file offsets of the bare LFs.
+// scan finds the file offsets of the bare LFs (c.buf holds no unread
+// data: Seek calls it after dropping it).
 func (c *crlfReader) scan() error {
 	if c.bare != nil {
 		return nil
 	}
-	c.bare = []int64{}
-	br := bufio.NewReaderSize(io.NewSectionReader(c.f, 0, 1<<62), 64*1024)
+	bare := []int64{}
 	var prev byte
 	var off int64
 	for {
-		b, err := br.ReadByte()
+		n, err := c.f.ReadAt(c.buf, off)
+		chunk := c.buf[:n]
+		for i := 0; ; {
+			j := bytes.IndexByte(chunk[i:], '\n')
+			if j < 0 {
+				break
+			}
+			p := prev
+			if i+j > 0 {
+				p = chunk[i+j-1]
+			}
+			if p != '\r' {
+				bare = append(bare, off+int64(i+j))
+			}
+			i += j + 1
+		}
+		if n > 0 {
+			prev = chunk[n-1]
+			off += int64(n)
+		}
 		if err == io.EOF {
+			c.bare = bare
 			return nil
 		}
 		if err != nil {
-			c.bare = nil
 			return fmt.Errorf("reading message: %w", err)
 		}
-		if b == '\n' && prev != '\r' {
-			c.bare = append(c.bare, off)
+		if n == 0 {
+			return fmt.Errorf("reading message: %w", io.ErrNoProgress)
 		}
-		prev = b
-		off++
 	}
 }
 
@@ -138,7 +199,17 @@ func (c *crlfReader) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
-func (c *crlfReader) Close() error { return c.f.Close() }
+func (c *crlfReader) Close() error {
+	if c.buf == nil {
+		return os.ErrClosed
+	}
+	if c.pooled != nil {
+		crlfBufs.Put(c.pooled)
+		c.pooled = nil
+	}
+	c.buf = nil
+	return c.f.Close()
+}
 
 // crlfSize is the converted size of content: its length plus one per bare
 // LF. prev is the byte before content (0 at the start).

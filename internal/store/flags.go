@@ -1,7 +1,7 @@
 package store
 
 import (
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -71,7 +71,7 @@ func parseInfo(info string, nkw int) (sys uint8, kw []uint16) {
 			}
 		}
 	}
-	sort.Slice(kw, func(i, j int) bool { return kw[i] < kw[j] })
+	slices.Sort(kw)
 	return sys, kw
 }
 

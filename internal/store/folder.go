@@ -1,12 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +45,12 @@ type folder struct {
 	pub    []Message
 	views  map[*mailboxImpl]struct{}
 	cache  cacheStore
+
+	// Reused by scan: the listing, and the entries by base name.
+	list   dirList
+	byBase map[string]int
+	seen   []bool
+	scans  int // listings made, for tests
 }
 
 // fileID tells whether a file was replaced or changed since it was read.
@@ -152,7 +160,7 @@ func (f *folder) recover(ix *index, err error) {
 		ix.keywords = readKeywordsFile(f.path(keywordsFile))
 		ix.entries = nil // entries' keyword ids refer to the lost table
 	}
-	ix.newMtime, ix.curMtime = 0, 0
+	ix.newMtime, ix.curMtime, ix.newCheck, ix.curCheck = 0, 0, 0, 0
 	f.ix, f.loaded, f.pub = ix, true, nil
 	f.diskID = fileID{ino: -1} // differs from any file: write it back
 }
@@ -251,8 +259,33 @@ func dirMtime(path string) (int64, error) {
 	return st.ModTime().UnixNano(), nil
 }
 
+// settled tells whether a directory listed at check (Unix ns, the time
+// the listing began) is known whole while its mtime stays mtime: a change
+// made in the same timestamp tick as the last one leaves the mtime as it
+// was, so only a listing made dirtyWindow after the mtime sees them all
+// (Dovecot's "dirty" directories).
+func settled(mtime, check int64) bool { return check-mtime >= int64(dirtyWindow) }
+
+// upToDate tells whether f.ix describes new/ and cur/ with these mtimes
+// without listing them again. As Dovecot: new/ (cheap, and where mail
+// arrives) is listed again while its mtime is recent; cur/ (every
+// message) only when its mtime changed, or once the dirty window after
+// an unsettled listing has passed (a change by another program in the
+// same timestamp tick as the last one is seen up to dirtyWindow late).
+func (f *folder) upToDate(newM, curM, now int64) bool {
+	ix := f.ix
+	return newM == ix.newMtime && settled(ix.newMtime, ix.newCheck) && f.curKnown(curM, now)
+}
+
+// curKnown tells whether the index holds cur/ as it is with mtime curM.
+func (f *folder) curKnown(curM, now int64) bool {
+	ix := f.ix
+	return curM == ix.curMtime && (settled(ix.curMtime, ix.curCheck) || now-ix.curCheck < int64(dirtyWindow))
+}
+
 // refresh brings f.ix up to date with the index file and the directories
-// (f.mu held). force rescans even when the directories look unchanged.
+// (f.mu held). force lists both directories even when they look
+// unchanged.
 func (f *folder) refresh(ctx context.Context, force bool) error {
 	if f.gone {
 		return ErrNoMailbox
@@ -269,8 +302,7 @@ func (f *folder) refresh(ctx context.Context, force bool) error {
 		}
 		return fmt.Errorf("reading %s: %w", f.dir, errors.Join(err1, err2))
 	}
-	recent := time.Now().Add(-dirtyWindow).UnixNano()
-	if !rebuild && !force && newM == f.ix.newMtime && curM == f.ix.curMtime && newM < recent && curM < recent {
+	if !rebuild && !force && f.upToDate(newM, curM, time.Now().UnixNano()) {
 		return nil
 	}
 	unlock, err := f.lock(ctx)
@@ -278,28 +310,28 @@ func (f *folder) refresh(ctx context.Context, force bool) error {
 		return err
 	}
 	defer unlock()
-	if _, err := f.readIndex(); err != nil { // another process may have written it
-		return err
-	}
-	return f.scan(newM, curM)
-}
-
-// scan lists new/ and cur/ and applies what changed (lock held): files in
-// new/ move to cur/, new files get UIDs in name order, files gone are
-// expunged, flags changed in names get a new MODSEQ. newM and curM are
-// the directories' mtimes taken before listing.
-func (f *folder) scan(newM, curM int64) error {
-	ix := f.ix
-	// changed: a new MODSEQ; write: the index file must be rewritten
-	// (also for a new name or new mtimes, so that the next process does
-	// not rescan).
-	changed := false
-	write := f.diskID.ino == -1 || newM != ix.newMtime || curM != ix.curMtime
-	newFiles, err := readNames(f.path("new"))
+	rebuild2, err := f.readIndex() // another process may have written it
 	if err != nil {
 		return err
 	}
-	for _, n := range newFiles {
+	return f.scan(newM, curM, rebuild || rebuild2 || force)
+}
+
+// scan lists new/ and, when needed (full, or cur/ not known as it is),
+// cur/, and applies what changed (lock held): files in new/ move to cur/,
+// new files get UIDs in name order, files gone are expunged, flags
+// changed in names get a new MODSEQ. newM and curM are the directories'
+// mtimes taken before listing.
+func (f *folder) scan(newM, curM int64, full bool) error {
+	ix := f.ix
+	check := time.Now().UnixNano()
+	listCur := full || f.diskID.ino == -1 || !f.curKnown(curM, check)
+	if err := f.list.read(f.path("new")); err != nil {
+		return err
+	}
+	var added []string // in cur/, not in the index
+	for i := range f.list.len() {
+		n := string(f.list.name(i))
 		dst := n
 		if !strings.Contains(n, ":") {
 			dst = n + infoSep
@@ -307,58 +339,40 @@ func (f *folder) scan(newM, curM int64) error {
 		if err := os.Rename(f.path("new", n), f.path("cur", dst)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("moving %s to cur/: %w", n, err)
 		}
+		added = append(added, dst)
 	}
-	curFiles, err := readNames(f.path("cur"))
-	if err != nil {
-		return err
-	}
-	byBase := make(map[string]string, len(curFiles))
-	for _, n := range curFiles {
-		b, _ := splitName(n)
-		if _, dup := byBase[b]; !dup {
-			byBase[b] = n
+	curCheck := ix.curCheck
+	if len(added) > 0 {
+		// The moves changed both mtimes: take them again. Unless cur/ is
+		// listed below, it holds what the index knew plus the files
+		// moved: an unsettled listing, made again later.
+		var err1, err2 error
+		newM, err1 = dirMtime(f.path("new"))
+		curM, err2 = dirMtime(f.path("cur"))
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("reading %s: %w", f.dir, err)
 		}
+		curCheck = check
 	}
+	// changed: a new MODSEQ; write: the index file must be rewritten
+	// (also for a new name or new mtimes, so that the next process does
+	// not list again).
+	changed := false
+	write := f.diskID.ino == -1 || newM != ix.newMtime || curM != ix.curMtime ||
+		settled(newM, check) != settled(ix.newMtime, ix.newCheck)
 	modseq := ix.highestModSeq + 1
-	kept := ix.entries[:0]
-	expunged := false
-	for _, e := range ix.entries {
-		base, _ := splitName(e.name)
-		full, ok := byBase[base]
-		if !ok {
-			expunged = true
-			if f.cache.loaded {
-				f.cache.drop(e.uid)
-			}
-			continue
+	if listCur {
+		f.scans++
+		curCheck = check
+		if err := f.list.read(f.path("cur")); err != nil {
+			return err
 		}
-		delete(byBase, base)
-		if full != e.name {
-			_, info := splitName(full)
-			sys, kw := parseInfo(info, min(len(ix.keywords), maxLetterKeywords))
-			for _, id := range e.kw {
-				if id >= maxLetterKeywords {
-					kw = append(kw, id) // index-only keywords stay
-				}
-			}
-			if sys != e.sys || !equalKW(kw, e.kw) {
-				e.sys, e.kw, e.modseq = sys, kw, modseq
-				changed = true
-			}
-			e.name = full
-			write = true
-		}
-		kept = append(kept, e)
+		var names bool
+		changed, names, added = f.matchCur(modseq)
+		write = write || names
 	}
-	ix.entries = kept
-	if expunged {
-		changed = true
-	}
+	write = write || settled(curM, curCheck) != settled(ix.curMtime, ix.curCheck)
 	// New files, in name order (names start with the delivery time).
-	var added []string
-	for _, full := range byBase {
-		added = append(added, full)
-	}
 	sort.Strings(added)
 	for _, full := range added {
 		e, err := f.newEntry(full)
@@ -377,11 +391,77 @@ func (f *folder) scan(newM, curM int64) error {
 		ix.highestModSeq = modseq
 	}
 	ix.newMtime, ix.curMtime = newM, curM
+	ix.newCheck, ix.curCheck = check, curCheck
 	if !changed && !write {
 		return nil
 	}
 	f.pub = nil
 	return f.writeIndex()
+}
+
+// matchCur matches the listing of cur/ in f.list to the entries by base
+// name (lock held): entries whose file is gone are dropped, changed names
+// give new flags (with modseq when they differ); it returns whether
+// entries changed, whether names did, and the files not in the index.
+// The map of the entries (keys are parts of their names: no copies) is
+// kept between scans.
+func (f *folder) matchCur(modseq uint64) (changed, names bool, added []string) {
+	ix := f.ix
+	if f.byBase == nil {
+		f.byBase = make(map[string]int, len(ix.entries))
+	}
+	for i := range ix.entries {
+		b, _ := splitName(ix.entries[i].name)
+		if _, dup := f.byBase[b]; !dup {
+			f.byBase[b] = i
+		}
+	}
+	f.seen = append(f.seen[:0], make([]bool, len(ix.entries))...)
+	for k := range f.list.len() {
+		full := f.list.name(k)
+		i, ok := f.byBase[string(baseOf(full))]
+		if !ok {
+			added = append(added, string(full))
+			continue
+		}
+		if f.seen[i] {
+			continue // a second file with the same base: the first counts
+		}
+		f.seen[i] = true
+		e := &ix.entries[i]
+		if string(full) == e.name {
+			continue
+		}
+		name := string(full)
+		_, info := splitName(name)
+		sys, kw := parseInfo(info, min(len(ix.keywords), maxLetterKeywords))
+		for _, id := range e.kw {
+			if id >= maxLetterKeywords {
+				kw = append(kw, id) // index-only keywords stay
+			}
+		}
+		if sys != e.sys || !equalKW(kw, e.kw) {
+			e.sys, e.kw, e.modseq = sys, kw, modseq
+			changed = true
+		}
+		e.name = name
+		names = true
+	}
+	clear(f.byBase)
+	kept := ix.entries[:0]
+	for i, e := range ix.entries {
+		if !f.seen[i] {
+			changed = true // expunged
+			if f.cache.loaded {
+				f.cache.drop(e.uid)
+			}
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(ix.entries[len(kept):]) // no names kept alive past the end
+	ix.entries = kept
+	return changed, names, added
 }
 
 // newEntry describes a file of cur/ not in the index yet.
@@ -402,11 +482,22 @@ func (f *folder) newEntry(full string) (entry, error) {
 	return e, nil
 }
 
+// baseOf is splitName's base for a name in a listing.
+func baseOf(name []byte) []byte {
+	if i := bytes.Index(name, []byte(infoSep)); i >= 0 {
+		return name[:i]
+	}
+	if i := bytes.IndexByte(name, ':'); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
 func equalKW(a, b []uint16) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	sort.Slice(a, func(i, j int) bool { return a[i] < a[j] })
+	slices.Sort(a)
 	for i := range a {
 		if a[i] != b[i] {
 			return false
@@ -510,7 +601,7 @@ func (f *folder) resolveFlags(names []string) (sys uint8, kw []uint16) {
 			kw = append(kw, uint16(id))
 		}
 	}
-	sort.Slice(kw, func(i, j int) bool { return kw[i] < kw[j] })
+	slices.Sort(kw)
 	return sys, kw
 }
 
@@ -554,19 +645,79 @@ func (f *folder) wake(except *mailboxImpl) {
 	}
 }
 
-// renameFlags renames the file of e for new flags (lock held); a file
-// renamed meanwhile by another program is found by a rescan.
-func (f *folder) renameFlags(e *entry, sys uint8, kw []uint16) error {
+// renameFlags renames the file of e for new flags (lock held); cur is an
+// open descriptor of cur/ (see openCur). A file renamed meanwhile by
+// another program is found by a rescan. One rename(2) and nothing else:
+// os.Rename would first lstat the target, and the name is ours.
+func (f *folder) renameFlags(cur int, e *entry, sys uint8, kw []uint16) error {
 	base, _ := splitName(e.name)
 	name := base + infoSep + formatInfo(sys, kw)
 	if name == e.name {
 		return nil
 	}
-	if err := os.Rename(f.path("cur", e.name), f.path("cur", name)); err != nil {
-		return err
+	if err := renameAt(cur, e.name, name); err != nil {
+		return &os.LinkError{Op: "rename", Old: f.path("cur", e.name), New: f.path("cur", name), Err: err}
 	}
 	e.name = name
 	return nil
+}
+
+// openCur opens cur/ for renameFlags: names relative to it save the
+// kernel a walk of the whole path per message.
+func (f *folder) openCur() (int, error) {
+	for {
+		fd, err := syscall.Open(f.path("cur"), syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: f.path("cur"), Err: err}
+		}
+		return fd, nil
+	}
+}
+
+// ownChanges is what ownChangesBegin saw of cur/ before this process
+// changed it.
+type ownChanges struct {
+	known bool  // cur/ was as the index knew it
+	start int64 // when (Unix ns)
+}
+
+// ownChangesBegin notes, before this process renames, adds or removes
+// files in cur/ (lock held; cur an open descriptor of cur/), whether the
+// index knows cur/ as it is.
+func (f *folder) ownChangesBegin(cur int) ownChanges {
+	start := time.Now().UnixNano()
+	var st syscall.Stat_t
+	if syscall.Fstat(cur, &st) != nil {
+		return ownChanges{}
+	}
+	return ownChanges{known: st.Mtim.Nano() == f.ix.curMtime, start: start}
+}
+
+// ownChangesEnd records cur/'s new mtime after this process's changes,
+// when the index knew cur/ before them: the next sync need not list it.
+// The record is unsettled (a change by another program meanwhile would
+// be hidden), so cur/ is listed once the dirty window has passed.
+func (f *folder) ownChangesEnd(cur int, o ownChanges) {
+	var st syscall.Stat_t
+	if !o.known || syscall.Fstat(cur, &st) != nil {
+		return
+	}
+	if settled(f.ix.curMtime, f.ix.curCheck) {
+		f.ix.curCheck = o.start
+	}
+	f.ix.curMtime = st.Mtim.Nano()
+}
+
+func renameAt(dir int, from, to string) error {
+	for {
+		err := syscall.Renameat(dir, from, dir, to)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
 }
 
 // uidValidityFile in the user's root holds the last UIDVALIDITY given to

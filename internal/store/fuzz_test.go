@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,4 +125,70 @@ func BenchmarkSelect10k(b *testing.B) {
 		m.Close()
 		st.Close()
 	}
+}
+
+// FuzzCRLFReader checks the LF→CRLF reader against a plain conversion:
+// whole reads, reads of every size from a seek anywhere, with read
+// buffers small enough to cut runs, CRs and LFs at every place.
+func FuzzCRLFReader(f *testing.F) {
+	f.Add([]byte("a: b\n\nbody\n"), uint8(3), uint16(5), uint8(2))
+	f.Add([]byte("a\r\nb\rc\n\r\r\n\n"), uint8(1), uint16(4), uint8(1))
+	f.Add([]byte("no newline"), uint8(7), uint16(0), uint8(9))
+	path := filepath.Join(f.TempDir(), "msg")
+	f.Fuzz(func(t *testing.T, content []byte, bufSize uint8, seek uint16, readSize uint8) {
+		var want []byte
+		var prev byte
+		for _, b := range content {
+			if b == '\n' && prev != '\r' {
+				want = append(want, '\r')
+			}
+			want = append(want, b)
+			prev = b
+		}
+		if got := crlfSize(content, 0); got != int64(len(want)) {
+			t.Fatalf("crlfSize %d, want %d", got, len(want))
+		}
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, bs := range []int{int(bufSize%16) + 1, crlfBufSize} {
+			fh, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newCRLFReader(fh, int64(len(want)))
+			if bs < crlfBufSize {
+				c.buf = make([]byte, bs)
+			}
+			got, err := io.ReadAll(c)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("buffer %d: %q %v, want %q", bs, got, err, want)
+			}
+			off := int64(seek) % (int64(len(want)) + 1)
+			if n, err := c.Seek(off, io.SeekStart); err != nil || n != off {
+				t.Fatalf("seek %d: %d %v", off, n, err)
+			}
+			var rest []byte
+			rb := make([]byte, int(readSize%8)+1)
+			for {
+				n, err := c.Read(rb)
+				rest = append(rest, rb[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(rest, want[off:]) {
+				t.Fatalf("buffer %d from %d: %q, want %q", bs, off, rest, want[off:])
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Read(rb); err == nil {
+				t.Fatal("read after close")
+			}
+		}
+	})
 }

@@ -11,7 +11,8 @@ import (
 // rewritten whole (temp file, fsync, rename) on every change, read whole
 // at open. All integers are little-endian. See docs/store.md.
 //
-//	header  (68 bytes): "MHIX", version u16, reserved u16, UIDVALIDITY u32,
+//	header  (68 bytes): "MHIX", version u16, flags u16 (1: new/ mtime
+//	        settled, 2: cur/ mtime settled; others kept as read), UIDVALIDITY u32,
 //	        UIDNEXT u32, HIGHESTMODSEQ u64, messages u32, reserved u32,
 //	        physical bytes u64, RFC822 bytes u64, new/ mtime i64 (ns),
 //	        cur/ mtime i64 (ns), CRC-32C of the preceding 64 bytes u32
@@ -56,8 +57,13 @@ type index struct {
 	highestModSeq uint64
 	newMtime      int64
 	curMtime      int64
-	keywords      []string
-	entries       []entry // by UID
+	// When new/ and cur/ were last listed (Unix ns; not in the file,
+	// which only tells whether the listing was settled, see settled).
+	newCheck, curCheck int64
+	// hdrFlags is the header's flags field as read, other bits kept.
+	hdrFlags uint16
+	keywords []string
+	entries  []entry // by UID
 }
 
 // totals are the message count and byte sums of the entries.
@@ -99,7 +105,14 @@ func (ix *index) encode() []byte {
 	n, psize, vsize := ix.totals()
 	b = append(b, indexMagic...)
 	b = le.AppendUint16(b, indexVersion)
-	b = le.AppendUint16(b, 0)
+	fl := ix.hdrFlags &^ (flagNewSettled | flagCurSettled)
+	if settled(ix.newMtime, ix.newCheck) {
+		fl |= flagNewSettled
+	}
+	if settled(ix.curMtime, ix.curCheck) {
+		fl |= flagCurSettled
+	}
+	b = le.AppendUint16(b, fl)
 	b = le.AppendUint32(b, ix.uidValidity)
 	b = le.AppendUint32(b, ix.uidNext)
 	b = le.AppendUint64(b, ix.highestModSeq)
@@ -153,7 +166,15 @@ type header struct {
 	messages             uint32
 	psize, vsize         int64
 	newMtime, curMtime   int64
+	flags                uint16
 }
+
+// Header flags: the recorded mtime of new/ (cur/) was read by a listing
+// made dirtyWindow after it, so equal mtimes mean no change since.
+const (
+	flagNewSettled = 1 << iota
+	flagCurSettled
+)
 
 func decodeHeader(b []byte) (header, error) {
 	le := binary.LittleEndian
@@ -171,6 +192,7 @@ func decodeHeader(b []byte) (header, error) {
 		vsize:         int64(le.Uint64(b[40:])),
 		newMtime:      int64(le.Uint64(b[48:])),
 		curMtime:      int64(le.Uint64(b[56:])),
+		flags:         le.Uint16(b[6:]),
 	}
 	if h.uidValidity == 0 || h.uidNext == 0 {
 		return header{}, errIndexHeader
@@ -190,7 +212,13 @@ func decodeIndex(b []byte) (*index, error) {
 		return nil, err
 	}
 	ix := &index{uidValidity: h.uidValidity, uidNext: h.uidNext, highestModSeq: h.highestModSeq,
-		newMtime: h.newMtime, curMtime: h.curMtime}
+		newMtime: h.newMtime, curMtime: h.curMtime, hdrFlags: h.flags}
+	if h.flags&flagNewSettled != 0 {
+		ix.newCheck = h.newMtime + int64(dirtyWindow)
+	}
+	if h.flags&flagCurSettled != 0 {
+		ix.curCheck = h.curMtime + int64(dirtyWindow)
+	}
 	p := headerSize
 	// Keywords.
 	if len(b)-p < 8 {

@@ -7,8 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"sync"
+	"syscall"
 
 	"mailhorn/internal/durable"
 )
@@ -210,19 +212,33 @@ func (v *mailboxImpl) setCache(uid uint32, field string, val []byte) {
 	}
 }
 
-// patch gives the view's copies of the messages in changed their folder
-// state (v.mu and f.mu held): a view sees its own changes at once.
-func (v *mailboxImpl) patch(changed map[uint32]bool) {
+// patch gives the view's copies of the messages in changed (UIDs) their
+// folder state (v.mu and f.mu held): a view sees its own changes at once.
+func (v *mailboxImpl) patch(changed []uint32) {
 	if len(changed) == 0 {
 		return
 	}
+	slices.Sort(changed)
 	pub := v.f.published()
 	msgs := append([]Message(nil), v.msgs...)
+	// Merge walk: msgs, pub and changed are in UID order.
+	j, k := 0, 0
 	for i := range msgs {
-		if changed[msgs[i].UID] {
-			if k := sort.Search(len(pub), func(k int) bool { return pub[k].UID >= msgs[i].UID }); k < len(pub) && pub[k].UID == msgs[i].UID {
-				msgs[i] = pub[k]
-			}
+		u := msgs[i].UID
+		for j < len(changed) && changed[j] < u {
+			j++
+		}
+		if j == len(changed) {
+			break
+		}
+		if changed[j] != u {
+			continue
+		}
+		for k < len(pub) && pub[k].UID < u {
+			k++
+		}
+		if k < len(pub) && pub[k].UID == u {
+			msgs[i] = pub[k]
 		}
 	}
 	v.msgs = msgs
@@ -246,9 +262,16 @@ func (v *mailboxImpl) store(ctx context.Context, uids []uint32, op FlagOp, flags
 	defer lk()
 	opSys, opKW := f.resolveFlags(flags)
 	modseq := f.ix.highestModSeq + 1
-	changed := map[uint32]bool{}
+	var changed []uint32 // UIDs, sorted below
 	var failed []uint32
 	rescanned := false
+	cur := -1
+	var curState ownChanges
+	defer func() {
+		if cur >= 0 {
+			syscall.Close(cur)
+		}
+	}()
 	for _, uid := range uids {
 		if _, ok := v.find(uid); !ok {
 			continue
@@ -266,7 +289,16 @@ func (v *mailboxImpl) store(ctx context.Context, uids []uint32, op FlagOp, flags
 		if sys == e.sys && equalKW(kw, e.kw) {
 			continue
 		}
-		err := f.renameFlags(e, sys, kw)
+		if cur < 0 {
+			if cur, err = f.openCur(); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return failed, ErrNoMailbox
+				}
+				return failed, fmt.Errorf("storing flags: %w", err)
+			}
+			curState = f.ownChangesBegin(cur)
+		}
+		err := f.renameFlags(cur, e, sys, kw)
 		if errors.Is(err, fs.ErrNotExist) && !rescanned {
 			rescanned = true
 			if err := f.rescanLocked(); err != nil {
@@ -277,7 +309,7 @@ func (v *mailboxImpl) store(ctx context.Context, uids []uint32, op FlagOp, flags
 			}
 			e = &f.ix.entries[i]
 			sys, kw = applyFlags(e.sys, e.kw, op, opSys, opKW)
-			err = f.renameFlags(e, sys, kw)
+			err = f.renameFlags(cur, e, sys, kw)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -286,7 +318,10 @@ func (v *mailboxImpl) store(ctx context.Context, uids []uint32, op FlagOp, flags
 			return failed, fmt.Errorf("storing flags: %w", err)
 		}
 		e.sys, e.kw, e.modseq = sys, kw, modseq
-		changed[uid] = true
+		changed = append(changed, uid)
+	}
+	if cur >= 0 && !rescanned {
+		f.ownChangesEnd(cur, curState)
 	}
 	if len(changed) == 0 && !rescanned && f.diskID.ino != -1 {
 		return failed, nil
@@ -335,7 +370,7 @@ func (f *folder) rescanLocked() error {
 		}
 		return fmt.Errorf("reading %s: %w", f.dir, err)
 	}
-	return f.scan(newM, curM)
+	return f.scan(newM, curM, true)
 }
 
 func applyFlags(sys uint8, kw []uint16, op FlagOp, opSys uint8, opKW []uint16) (uint8, []uint16) {
@@ -351,7 +386,7 @@ func applyFlags(sys uint8, kw []uint16, op FlagOp, opSys uint8, opKW []uint16) (
 				out = append(out, k)
 			}
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+		slices.Sort(out)
 		return sys | opSys, out
 	default:
 		var out []uint16
@@ -482,7 +517,7 @@ func (v *mailboxImpl) copyTo(ctx context.Context, uids []uint32, dest string, _ 
 	var srcs []source
 	var count, bytes int64
 	sorted := append([]uint32(nil), uids...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	slices.Sort(sorted)
 	for k, uid := range sorted {
 		if k > 0 && sorted[k-1] == uid {
 			continue

@@ -957,3 +957,80 @@ func TestAppendDate(t *testing.T) {
 		t.Errorf("internal date %v (%v), want %v in the local zone", got, got.Location(), date)
 	}
 }
+
+// TestNoChangeNoListing: syncs of a folder nobody changed do not list
+// cur/ (f.scans counts its listings); a delivery into new/ lists only
+// new/; this process's own flag changes need no listing until the dirty
+// window has passed; another program's rename is seen at once.
+func TestNoChangeNoListing(t *testing.T) {
+	_, u, root := testUser(t, Quota{})
+	for i := range 3 {
+		mustAppend(t, u, "INBOX", fmt.Sprintf("Subject: %d\n\nbody\n", i))
+	}
+	m := mustOpen(t, u, "INBOX")
+	f := m.impl.f
+	scans := func() int { f.mu.Lock(); defer f.mu.Unlock(); return f.scans }
+	old := time.Now().Add(-time.Hour)
+	for _, d := range []string{"new", "cur"} {
+		os.Chtimes(filepath.Join(root, d), old, old)
+	}
+	mustSync(t, m) // mtimes changed: listed once, now settled
+	n := scans()
+	for range 3 {
+		mustSync(t, m)
+	}
+	other := mustOpen(t, u, "INBOX")
+	if _, err := u.Status(bg, "INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if got := scans(); got != n {
+		t.Fatalf("unchanged folder listed %d times", got-n)
+	}
+	// A new process reading the index trusts it too.
+	st2 := New(Options{})
+	defer st2.Close()
+	u2, err := st2.OpenUser(bg, root, Quota{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := u2.Open(bg, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2.impl.f.scans != 0 {
+		t.Errorf("second store listed cur/ %d times", m2.impl.f.scans)
+	}
+	m2.Close()
+
+	if _, err := m.Store(bg, []uint32{1, 2, 3}, FlagsAdd, []string{FlagSeen}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if ch := mustSync(t, other); len(ch.FlagsChanged) != 3 || scans() != n {
+		t.Errorf("after own STORE: %+v, %d listings", ch, scans()-n)
+	}
+
+	dropFile(t, root, "1700000000.M1P1.other", "Subject: new\n\n4\n")
+	if ch := mustSync(t, m); ch.New != 1 || scans() != n {
+		t.Errorf("after a delivery: %+v, %d listings", ch, scans()-n)
+	}
+
+	// mutt renames a file: cur/'s mtime changes, listed at once.
+	cur, _ := os.ReadDir(filepath.Join(root, "cur"))
+	for _, e := range cur {
+		if strings.HasPrefix(e.Name(), "1700000000.M1P1.other") {
+			os.Rename(filepath.Join(root, "cur", e.Name()), filepath.Join(root, "cur", "1700000000.M1P1.other:2,F"))
+		}
+	}
+	if ch := mustSync(t, m); !slices.Equal(ch.FlagsChanged, []uint32{4}) || scans() != n+1 {
+		t.Errorf("after a rename: %+v, %d listings", ch, scans()-n)
+	}
+
+	// An unsettled listing is made again once the dirty window passed.
+	f.mu.Lock()
+	f.ix.curCheck = f.ix.curMtime - int64(3*time.Second) // listed 3 s before the last change
+	f.mu.Unlock()
+	mustSync(t, m)
+	if scans() != n+2 {
+		t.Errorf("unsettled cur/ not listed again: %d listings", scans()-n)
+	}
+}
