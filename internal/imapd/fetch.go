@@ -44,7 +44,10 @@ type fetchRequest struct {
 	changedSince uint64
 	vanished     bool
 	needParse    bool // some item needs the MIME structure
-	setSeen      bool // some item sets \Seen
+	// needStructure: BODYSTRUCTURE or BODY is asked for (parsed on a
+	// cache miss, so an ENVELOPE miss parses too, reading once).
+	needStructure bool
+	setSeen       bool // some item sets \Seen
 }
 
 // parseFetchItems reads the data items of FETCH (after the sequence set).
@@ -106,6 +109,7 @@ func parseFetchItem(p *parser, req *fetchRequest) error {
 			}
 			if name == "FULL" {
 				add(fetchItem{kind: fiBody})
+				req.needStructure = true
 			}
 		case "FLAGS":
 			add(fetchItem{kind: fiFlags})
@@ -119,8 +123,10 @@ func parseFetchItem(p *parser, req *fetchRequest) error {
 			add(fetchItem{kind: fiEnvelope})
 		case "BODYSTRUCTURE":
 			add(fetchItem{kind: fiBodyStructure})
+			req.needStructure = true
 		case "BODY":
 			add(fetchItem{kind: fiBody})
+			req.needStructure = true
 		case "MODSEQ":
 			add(fetchItem{kind: fiModSeq})
 		case "RFC822":
@@ -340,6 +346,7 @@ type fetcher struct {
 	file io.ReadSeekCloser
 	ra   io.ReaderAt
 	part *message.Part
+	lr   io.LimitedReader // writeWhole's, reused
 }
 
 const internalDateLayout = "_2-Jan-2006 15:04:05 -0700"
@@ -451,11 +458,26 @@ func (f *fetcher) open() error {
 		return f.s.storeError("fetch", err)
 	}
 	f.file = file
-	if ra, ok := file.(io.ReaderAt); ok {
+	return nil
+}
+
+// readerAt gives random access to the message, for a parse and sections:
+// the file itself when it can, else its content read whole.
+func (f *fetcher) readerAt() error {
+	if f.ra != nil {
+		return nil
+	}
+	if err := f.open(); err != nil {
+		return err
+	}
+	if ra, ok := f.file.(io.ReaderAt); ok {
 		f.ra = ra
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(file, f.size+1))
+	if _, err := f.file.Seek(0, io.SeekStart); err != nil {
+		return f.s.storeError("fetch", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f.file, f.size+1))
 	if err != nil {
 		return f.s.storeError("fetch", err)
 	}
@@ -468,7 +490,7 @@ func (f *fetcher) parsed() (*message.Part, error) {
 	if f.part != nil {
 		return f.part, nil
 	}
-	if err := f.open(); err != nil {
+	if err := f.readerAt(); err != nil {
 		return nil, err
 	}
 	part, err := message.Parse(f.ra, f.size)
@@ -487,6 +509,28 @@ func (f *fetcher) cached(k fetchKind) ([]byte, error) {
 	mb := f.s.mbox
 	if v, ok := mb.Cache(f.uid, cacheField[k]); ok {
 		return v, nil
+	}
+	if k == fiEnvelope && f.part == nil && !f.req.needParse && !f.req.needStructure {
+		// The header alone makes the ENVELOPE (and the search record,
+		// cached too since the header is at hand, as Dovecot caches the
+		// envelope's fields one by one).
+		if err := f.open(); err != nil {
+			return nil, err
+		}
+		hdr, err := readHeader(f.file, f.s.hdrBuf)
+		if err != nil {
+			return nil, f.s.storeError("fetch", fmt.Errorf("reading message UID %d: %w", f.uid, err))
+		}
+		f.s.hdrBuf = hdr
+		if _, err := f.file.Seek(0, io.SeekStart); err != nil {
+			return nil, f.s.storeError("fetch", err)
+		}
+		cacheSearchRecord(mb, f.uid, hdr)
+		if len(hdr) < message.MaxHeader { // else cut: parse it all below
+			v := message.HeaderEnvelope(hdr)
+			mb.SetCache(f.uid, cacheField[k], v)
+			return v, nil
+		}
 	}
 	part, err := f.parsed()
 	if err != nil {
@@ -532,7 +576,7 @@ func partialOf(data []byte, off, n int64) []byte {
 }
 
 // writeWhole writes the whole message (or a partial range) as a literal,
-// copying from the file.
+// streaming it from the file into the connection's buffer.
 func (f *fetcher) writeWhole(it *fetchItem) error {
 	s := f.s
 	if err := f.open(); err != nil {
@@ -549,14 +593,29 @@ func (f *fetcher) writeWhole(it *fetchItem) error {
 	if err := s.writeBuf(); err != nil {
 		return err
 	}
-	got, err := io.Copy(s.w, io.NewSectionReader(f.ra, off, n))
-	if err != nil && got < n {
+	var src io.Reader
+	if f.ra != nil {
+		src = io.NewSectionReader(f.ra, off, n)
+	} else if _, err := f.file.Seek(off, io.SeekStart); err != nil {
+		s.srv.Log.Error("imapd: reading message", "uid", f.uid, "err", err)
+	} else {
+		src = f.file
+	}
+	var got int64
+	var err error
+	if src != nil {
+		// bufio.Writer.ReadFrom reads straight into the connection's
+		// buffer: no copy of the message in memory.
+		f.lr = io.LimitedReader{R: src, N: n}
+		got, err = s.w.ReadFrom(&f.lr)
+	}
+	if got < n {
 		// The literal's length is promised: pad, so that the client stays
 		// in step, and log the failure.
-		s.srv.Log.Error("imapd: reading message", "uid", f.uid, "err", err)
-	}
-	for ; got < n; got++ {
-		s.w.WriteByte(' ')
+		s.srv.Log.Error("imapd: reading message", "uid", f.uid, "size", f.size, "read", got, "err", err)
+		for ; got < n; got++ {
+			s.w.WriteByte(' ')
+		}
 	}
 	return nil
 }

@@ -121,13 +121,13 @@ func (ts *testServer) logText() string {
 	return ts.log.String()
 }
 
-func startServer(t *testing.T, tweak func(*Options)) *testServer {
+func startServer(t testing.TB, tweak func(*Options)) *testServer {
 	t.Helper()
 	return startServerStore(t, store.Options{}, tweak)
 }
 
 // startServerStore is startServer with the store's options.
-func startServerStore(t *testing.T, so store.Options, tweak func(*Options)) *testServer {
+func startServerStore(t testing.TB, so store.Options, tweak func(*Options)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	st := store.New(so)
@@ -175,12 +175,12 @@ func (ts *testServer) userRoot(name string) string {
 
 // client is a raw IMAP client for transcripts.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
 }
 
-func (ts *testServer) dial(t *testing.T) *client {
+func (ts *testServer) dial(t testing.TB) *client {
 	t.Helper()
 	conn, err := net.Dial("tcp", ts.addr)
 	if err != nil {
@@ -254,7 +254,7 @@ func (c *client) until(tag string) []string {
 
 // expect checks that lines match the patterns in order (each pattern a
 // regexp matched against a whole line; lines between are allowed).
-func expect(t *testing.T, lines []string, patterns ...string) {
+func expect(t testing.TB, lines []string, patterns ...string) {
 	t.Helper()
 	i := 0
 	for _, p := range patterns {
@@ -272,7 +272,7 @@ func expect(t *testing.T, lines []string, patterns ...string) {
 }
 
 // refuse checks that no line matches the pattern.
-func refuse(t *testing.T, lines []string, pattern string) {
+func refuse(t testing.TB, lines []string, pattern string) {
 	t.Helper()
 	re := regexp.MustCompile("^(?s:" + pattern + ")$")
 	for _, l := range lines {
@@ -282,7 +282,7 @@ func refuse(t *testing.T, lines []string, pattern string) {
 	}
 }
 
-func (ts *testServer) login(t *testing.T) *client {
+func (ts *testServer) login(t testing.TB) *client {
 	c := ts.dial(t)
 	expect(t, c.do("l1 LOGIN alice@example.test secret"), `l1 OK \[CAPABILITY .*\] Logged in`)
 	return c

@@ -1,12 +1,12 @@
 package imapd
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"mailhorn/internal/message"
@@ -24,6 +24,10 @@ type searchKey struct {
 	date   time.Time // midnight UTC of the day named
 	field  string    // HEADER field (lower case), "" for BODY/TEXT
 	value  string    // the string searched, folded
+	// HEADER: the field's index in envFields (answered from the search
+	// record), or -1 (the header block is scanned for fieldName).
+	envIdx    int
+	fieldName []byte
 }
 
 // needs tells what of a message a program reads.
@@ -116,7 +120,11 @@ func parseSearchKey(p *parser, depth int) (*searchKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &searchKey{op: op, field: field, value: foldString(v)}, nil
+		k := &searchKey{op: op, field: field, value: foldString(v), envIdx: -1}
+		if op == "HEADER" {
+			k.envIdx, k.fieldName = envFieldIndex(field), []byte(field)
+		}
+		return k, nil
 	}
 	date := func(op string) (*searchKey, error) {
 		v, err := arg()
@@ -275,14 +283,15 @@ func parseSearchKey(p *parser, depth int) (*searchKey, error) {
 // foldString folds for case-insensitive substring matching.
 func foldString(s string) string { return strings.ToLower(s) }
 
-// containsFold reports whether the folded needle is in h.
-func containsFold(h, needle string) bool {
+// containsFold reports whether the folded needle is in h, as
+// strings.Contains(strings.ToLower(h), needle) would, without a copy.
+func containsFold[T ~string | ~[]byte](h T, needle string) bool {
 	if needle == "" {
 		return true
 	}
 	for i := 0; i < len(h); i++ {
 		if h[i] >= utf8.RuneSelf {
-			return strings.Contains(strings.ToLower(h), needle)
+			return containsFoldRunes(h, needle)
 		}
 	}
 	n := len(needle)
@@ -304,27 +313,68 @@ func containsFold(h, needle string) bool {
 	return false
 }
 
-// searchMsg is the lazily read content of the message under test.
+// containsFoldRunes is containsFold for non-ASCII text: rune by rune,
+// each lowered as strings.ToLower does (bytes that are not UTF-8 are
+// U+FFFD, which the folded needle also has for them).
+func containsFoldRunes[T ~string | ~[]byte](h T, needle string) bool {
+	for i := 0; i < len(h); {
+		if hasFoldPrefix(h[i:], needle) {
+			return true
+		}
+		_, n := decodeRune(h[i:])
+		i += n
+	}
+	return false
+}
+
+func hasFoldPrefix[T ~string | ~[]byte](h T, needle string) bool {
+	for j := 0; j < len(needle); {
+		if len(h) == 0 {
+			return false
+		}
+		r, n := decodeRune(h)
+		want, m := utf8.DecodeRuneInString(needle[j:])
+		if unicode.ToLower(r) != want {
+			return false
+		}
+		h, j = h[n:], j+m
+	}
+	return true
+}
+
+func decodeRune[T ~string | ~[]byte](h T) (rune, int) {
+	if h[0] < utf8.RuneSelf {
+		return rune(h[0]), 1
+	}
+	var b [utf8.UTFMax]byte
+	n := copy(b[:], h)
+	return utf8.DecodeRune(b[:n])
+}
+
+// searchMsg is the lazily read content of the message under test: its
+// header (search record or header block) and, for BODY and TEXT, all of
+// it.
 type searchMsg struct {
+	h    headerSource
 	mb   *store.Mailbox
 	uid  uint32
 	size int64
-	full bool // the body is needed: read it all
+	full bool // the body is needed
 	file io.ReadSeekCloser
 	ra   io.ReaderAt
 	part *message.Part
 	err  error
 }
 
-func (sm *searchMsg) reset(mb *store.Mailbox, m *store.Message, full bool) {
-	if sm.file != nil {
-		sm.file.Close()
-	}
-	*sm = searchMsg{mb: mb, uid: m.UID, size: m.Size, full: full}
+func (sm *searchMsg) reset(s *session, m *store.Message, full bool) {
+	sm.close()
+	h := sm.h
+	h.s = s
+	h.reset(m.UID)
+	*sm = searchMsg{h: h, mb: s.mbox, uid: m.UID, size: m.Size, full: full}
 }
 
-// load opens and parses the message: the header only unless the body is
-// needed (header searches on big mailboxes read little).
+// load opens and parses the whole message (BODY, TEXT).
 func (sm *searchMsg) load() (*message.Part, io.ReaderAt, error) {
 	if sm.part != nil || sm.err != nil {
 		return sm.part, sm.ra, sm.err
@@ -335,54 +385,22 @@ func (sm *searchMsg) load() (*message.Part, io.ReaderAt, error) {
 		return nil, nil, err
 	}
 	sm.file = f
-	if sm.full {
-		if ra, ok := f.(io.ReaderAt); ok {
-			sm.ra = ra
-		} else {
-			data, err := io.ReadAll(f)
-			if err != nil {
-				sm.err = err
-				return nil, nil, err
-			}
-			sm.ra = bytes.NewReader(data)
+	if ra, ok := f.(io.ReaderAt); ok {
+		sm.ra = ra
+	} else {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			sm.err = err
+			return nil, nil, err
 		}
-		sm.part, sm.err = message.Parse(sm.ra, sm.size)
-		return sm.part, sm.ra, sm.err
+		sm.ra = bytes.NewReader(data)
 	}
-	hdr, err := readHeaderBlock(f)
-	if err != nil {
-		sm.err = err
-		return nil, nil, err
-	}
-	sm.ra = bytes.NewReader(hdr)
-	sm.part, sm.err = message.Parse(sm.ra, int64(len(hdr)))
+	sm.part, sm.err = message.Parse(sm.ra, sm.size)
 	return sm.part, sm.ra, sm.err
 }
 
-// readHeaderBlock reads a message's header up to and including the blank
-// line (at most 1 MiB).
-func readHeaderBlock(r io.Reader) ([]byte, error) {
-	br := bufio.NewReaderSize(io.LimitReader(r, 1<<20), 8192)
-	var hdr []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		hdr = append(hdr, line...)
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err == io.EOF {
-			return append(hdr, "\r\n"...), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(line) <= 2 && (string(line) == "\r\n" || string(line) == "\n") {
-			return hdr, nil
-		}
-	}
-}
-
 func (sm *searchMsg) close() {
+	sm.h.close()
 	if sm.file != nil {
 		sm.file.Close()
 		sm.file = nil
@@ -436,33 +454,40 @@ func (s *session) match(k *searchKey, seq int, m *store.Message, sm *searchMsg, 
 	case "BEFORE", "ON", "SINCE":
 		return compareDay(m.InternalDate, k.date, k.op), nil
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
-		part, ra, err := sm.load()
+		rec, err := sm.h.record()
 		if err != nil {
 			return false, nil // unreadable: no match
 		}
-		d := part.Date(ra)
+		v, _ := firstValue(rec, efDate)
+		d := message.ParseDate(v)
 		if d.IsZero() {
 			return false, nil
 		}
 		return compareDay(d, k.date, k.op[4:]), nil
 	case "HEADER":
-		part, ra, err := sm.load()
-		if err != nil {
-			return false, nil
-		}
-		vals, err := part.Header(ra, k.field)
-		if err != nil {
-			return false, nil
-		}
-		if k.value == "" {
-			return len(vals) > 0, nil
-		}
-		for _, v := range vals {
-			if containsFold(v, k.value) {
-				return true, nil
+		found := false
+		if k.envIdx >= 0 {
+			rec, err := sm.h.record()
+			if err != nil {
+				return false, nil
 			}
+			eachValue(rec, k.envIdx, func(v []byte) bool {
+				found = containsFold(v, k.value)
+				return !found
+			})
+			return found, nil
 		}
-		return false, nil
+		hdr, err := sm.h.header()
+		if err != nil {
+			return false, nil
+		}
+		message.EachField(hdr,
+			func(name []byte) bool { return bytes.EqualFold(name, k.fieldName) },
+			func(_ []byte, v string) bool {
+				found = containsFold(v, k.value)
+				return !found
+			})
+		return found, nil
 	case "BODY", "TEXT":
 		part, ra, err := sm.load()
 		if err != nil {
@@ -523,7 +548,7 @@ func (s *session) runSearch(k *searchKey) ([]int, error) {
 		}
 		m := &msgs[i]
 		if nd.header || nd.body {
-			sm.reset(s.mbox, m, nd.body)
+			sm.reset(s, m, nd.body)
 		}
 		ok, err := s.match(k, i+1, m, &sm, star, len(msgs))
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"mailhorn/internal/message"
 	"mailhorn/internal/store"
 )
 
@@ -249,12 +250,16 @@ func (s *session) cmdSort(c *cmd) error {
 		nums []int64
 	}
 	rows := make([]row, len(idx))
-	var sm searchMsg
-	defer sm.close()
+	h := headerSource{s: s}
+	defer h.close()
 	for j, i := range idx {
 		m := &msgs[i]
 		r := row{i: i, strs: make([]string, len(keys)), nums: make([]int64, len(keys))}
-		sm.reset(s.mbox, m, false)
+		h.reset(m.UID)
+		rec, err := h.record()
+		if err != nil {
+			rec = []byte{searchRecordV1} // unreadable: no header fields
+		}
 		for n, key := range keys {
 			switch key.key {
 			case "ARRIVAL":
@@ -263,22 +268,25 @@ func (s *session) cmdSort(c *cmd) error {
 				r.nums[n] = m.Size
 			case "DATE":
 				r.nums[n] = m.InternalDate.Unix()
-				if part, ra, err := sm.load(); err == nil {
-					if d := part.Date(ra); !d.IsZero() {
+				if v, ok := firstValue(rec, efDate); ok {
+					if d := message.ParseDate(v); !d.IsZero() {
 						r.nums[n] = d.Unix()
 					}
 				}
 			case "SUBJECT":
-				if part, ra, err := sm.load(); err == nil {
-					if v, _ := part.Header(ra, "subject"); len(v) > 0 {
-						r.strs[n] = baseSubject(v[0])
-					}
+				if v, ok := firstValue(rec, efSubject); ok {
+					r.strs[n] = baseSubject(v)
 				}
 			default: // CC FROM TO
-				if part, ra, err := sm.load(); err == nil {
-					if v, _ := part.Header(ra, strings.ToLower(key.key)); len(v) > 0 {
-						r.strs[n] = addrMailbox(v[0])
-					}
+				idx := efTo
+				switch key.key {
+				case "CC":
+					idx = efCc
+				case "FROM":
+					idx = efFrom
+				}
+				if v, ok := firstValue(rec, idx); ok {
+					r.strs[n] = addrMailbox(v)
 				}
 			}
 		}

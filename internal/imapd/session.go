@@ -74,6 +74,7 @@ type session struct {
 	waiting atomic.Bool // waiting for a command or in IDLE: Shutdown may wake it
 	noFlush atomic.Bool // IDLE: a goroutine reads while the session writes
 	buf     []byte      // response scratch
+	hdrBuf  []byte      // a message's header block (SEARCH, FETCH ENVELOPE)
 	byeSent bool
 }
 
