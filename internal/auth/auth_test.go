@@ -418,3 +418,36 @@ func TestUnusableHashWarnsOnce(t *testing.T) {
 		t.Errorf("%d warnings, want 1:\n%s", n, logs)
 	}
 }
+
+// TestDummyHashes: every scheme's dummy hash is well formed, is no one's
+// password, and has the cost parameters Hash uses today (else an unknown
+// user would be cheaper, or dearer, than a real one).
+func TestDummyHashes(t *testing.T) {
+	params := func(h string) string {
+		scheme, rest := password.Split(h)
+		switch scheme {
+		case password.Argon2ID:
+			return strings.Join(strings.Split(rest, "$")[:4], "$") // $argon2id$v=..$m=..,t=..,p=..
+		case password.BlfCrypt:
+			return rest[:7] // $2y$12$
+		case password.SHA512Crypt, password.SHA256Crypt:
+			return rest[:3] // $6$ or $5$ (default rounds: none given)
+		case password.ScramSHA256:
+			return strings.Split(rest, ",")[0] // iterations
+		}
+		return scheme
+	}
+	for _, scheme := range password.Schemes() {
+		dummy := dummyFor(scheme)
+		if ok, err := password.Verify(dummy, "password"); ok || err != nil {
+			t.Errorf("%s: dummy %q verifies %v, %v; want false, nil", scheme, dummy, ok, err)
+		}
+		fresh, err := password.Hash(scheme, "password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if params(dummy) != params(fresh) {
+			t.Errorf("%s: dummy parameters %q, Hash makes %q", scheme, params(dummy), params(fresh))
+		}
+	}
+}

@@ -43,11 +43,9 @@ type Service struct {
 	dbs    []userDB
 	unix   bool
 	scheme string
-	// dummy is a hash in scheme of a random password, verified for
-	// unknown users; made at the first authentication, not at start
-	// (an Argon2id hash takes 64 MiB that RSS would keep).
-	dummyOnce sync.Once
-	dummy     string
+	// dummy is a hash in scheme of a password nobody knows, verified for
+	// unknown users so that they cost what a real user costs.
+	dummy string
 	delay     time.Duration
 	limit     int
 	unit      time.Duration
@@ -100,6 +98,7 @@ func New(cfg *config.Config, o Options) (*Service, error) {
 		return nil, fmt.Errorf("auth_password_scheme: %w {%s} for new passwords (use one of %s)",
 			password.ErrUnsupported, s.scheme, strings.Join(password.Schemes(), ", "))
 	}
+	s.dummy = dummyFor(s.scheme)
 	for _, spec := range cfg.List("auth_user_maps") {
 		db, err := openUserDB(spec, s.log)
 		if err != nil {
@@ -295,9 +294,6 @@ func sanitize(name string) string {
 // wrong password and for an unknown user alike, after a hash
 // verification either way.
 func (s *Service) authenticate(ctx context.Context, name, pw string) (*User, error) {
-	// Made before the lookup, whatever its outcome: the first attempt
-	// costs the same for a known and an unknown user.
-	s.makeDummy()
 	key, ok := NormalizeName(name)
 	if !ok {
 		s.verify(ctx, s.dummy, pw)
@@ -330,18 +326,26 @@ func (s *Service) authenticate(ctx context.Context, name, pw string) (*User, err
 	return nil, ErrFailed
 }
 
-// makeDummy computes s.dummy once.
-func (s *Service) makeDummy() {
-	s.dummyOnce.Do(func() {
-		randomPW := make([]byte, 16)
-		rand.Read(randomPW)
-		h, err := password.Hash(s.scheme, fmt.Sprintf("%x", randomPW))
-		if err != nil { // the scheme was checked in New: cannot happen
-			s.log.Error("dummy password hash not made", "scheme", s.scheme, "err", err)
-			h = "{" + password.Plain + "}" + fmt.Sprintf("%x", randomPW)
-		}
-		s.dummy = h
-	})
+// dummyHashes are hashes, one per scheme with the parameters Hash uses,
+// of a random password that was thrown away: verifying one costs what
+// verifying a user's hash of that scheme costs, and nothing has to be
+// computed (an Argon2id hash takes 64 MiB) before the first login.
+var dummyHashes = map[string]string{
+	password.Argon2ID:    "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=4$YaITxAsGQ8s1246WQCcp2w$7YV9tTGwO8XN4se1G+xLalbofDHZ468oB9Cmauwp0vA",
+	password.BlfCrypt:    "{BLF-CRYPT}$2y$12$RURTQjHMWPGOic3Io15NjuSb9W2cTyyBZSzxS3Klka.m8080Fa2ZO",
+	password.SHA512Crypt: "{SHA512-CRYPT}$6$Q5XL4mbNueBu0/JR$SEYVb0WuannQjpDx6wtSxtDcgeEpjnakVOXORIUryPVLQyeYKVCZqwmvVprL3eSHADsoBAgk4/7LM95G9LmCs.",
+	password.SHA256Crypt: "{SHA256-CRYPT}$5$q5nODV/HSRqKYYp.$T.kiijKebLvDbsowYbrYInma.ME14JTRJlmOiADGyfC",
+	password.ScramSHA256: "{SCRAM-SHA-256}4096,W73Gca3UvnBp/DFtoNDRtA==,u5WTifmg6NfafBBmxjafd8qphUmQ5R9e7FvIceJsmic=,csK//hEaquscaH5s88DbIfikoqFfodDQkjyGQXbmfWw=",
+}
+
+// dummyFor is the dummy hash of a scheme; for PLAIN, a random password.
+func dummyFor(scheme string) string {
+	if h, ok := dummyHashes[scheme]; ok {
+		return h
+	}
+	randomPW := make([]byte, 16)
+	rand.Read(randomPW)
+	return "{" + password.Plain + "}" + fmt.Sprintf("%x", randomPW)
 }
 
 // verify runs one hash verification, bounded in concurrency since a hash
