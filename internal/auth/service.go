@@ -45,12 +45,12 @@ type Service struct {
 	scheme string
 	// dummy is a hash in scheme of a password nobody knows, verified for
 	// unknown users so that they cost what a real user costs.
-	dummy string
-	delay     time.Duration
-	limit     int
-	unit      time.Duration
-	mechs     []string
-	secret    []byte // keys SCRAM's fake salts for unknown users
+	dummy  string
+	delay  time.Duration
+	limit  int
+	unit   time.Duration
+	mechs  []string
+	secret []byte // keys SCRAM's fake salts for unknown users
 
 	sem      chan struct{} // bounds concurrent hash verifications (memory)
 	verified atomic.Int64  // hash verifications made (tests)
