@@ -26,7 +26,7 @@ func FuzzSession(f *testing.F) {
 	}
 	srv, st := newMemServer(f, testOptions(f))
 	srv.Opts.BadCommandLimit = 0
-	srv.init(context.Background())
+	srv.init()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		st.mu.Lock()
 		st.boxes["/mail/bob"] = append([]memMessage(nil), fixture...)

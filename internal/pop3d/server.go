@@ -6,11 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"path/filepath"
 	"sync"
-	"time"
 
+	"mailhorn/internal/conntrack"
 	"mailhorn/internal/maillog"
 	"mailhorn/internal/store"
 )
@@ -32,14 +31,8 @@ type Server struct {
 	// an in-memory mailbox.
 	openBox func(ctx context.Context, root string, q store.Quota) (mailbox, error)
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]*session
-	perIP     map[netip.Addr]int
-	wg        sync.WaitGroup
-	closing   bool
-	cancel    context.CancelFunc
-	baseCtx   context.Context
+	once  sync.Once
+	conns conntrack.Set
 }
 
 // mailbox is what a session uses of a store.Mailbox.
@@ -53,7 +46,7 @@ type mailbox interface {
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("pop3d: server closed")
+var ErrServerClosed = conntrack.ErrClosed
 
 // Locks holds the mailboxes that have a POP3 session, by root directory.
 type Locks struct {
@@ -83,27 +76,22 @@ func (l *Locks) unlock(root string) {
 
 func lockKey(root string) string { return filepath.Clean(root) }
 
-func (srv *Server) init(ctx context.Context) {
-	if srv.conns != nil {
-		return
-	}
-	srv.listeners = map[net.Listener]struct{}{}
-	srv.conns = map[net.Conn]*session{}
-	srv.perIP = map[netip.Addr]int{}
-	// Sessions outlive the ctx of one Serve call: Shutdown ends them.
-	srv.baseCtx, srv.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	if srv.MailLog == nil {
-		srv.MailLog = maillog.New(io.Discard, "mailhorn", "localhost").Service("pop3d")
-	}
-	if srv.Log == nil {
-		srv.Log = slog.Default()
-	}
-	if srv.Locks == nil {
-		srv.Locks = NewLocks()
-	}
-	if srv.openBox == nil {
-		srv.openBox = srv.openStoreBox
-	}
+// init fills in the defaults of the unset fields, once.
+func (srv *Server) init() {
+	srv.once.Do(func() {
+		if srv.MailLog == nil {
+			srv.MailLog = maillog.New(io.Discard, "mailhorn", "localhost").Service("pop3d")
+		}
+		if srv.Log == nil {
+			srv.Log = slog.Default()
+		}
+		if srv.Locks == nil {
+			srv.Locks = NewLocks()
+		}
+		if srv.openBox == nil {
+			srv.openBox = srv.openStoreBox
+		}
+	})
 }
 
 // openStoreBox opens the INBOX of the tree at root in the Store.
@@ -126,100 +114,20 @@ func (srv *Server) openStoreBox(ctx context.Context, root string, q store.Quota)
 // Serve accepts connections on ln and serves each in its own goroutine
 // until ln fails or Shutdown is called. Cancelling ctx stops accepting.
 func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv.mu.Lock()
-	srv.init(ctx)
-	if srv.closing {
-		srv.mu.Unlock()
-		return ErrServerClosed
-	}
-	srv.listeners[ln] = struct{}{}
-	srv.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	defer func() {
-		srv.mu.Lock()
-		delete(srv.listeners, ln)
-		srv.mu.Unlock()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if srv.shuttingDown() || ctx.Err() != nil {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		if !srv.track(c) {
-			c.Close()
-			return ErrServerClosed
-		}
-		go srv.serveTracked(c)
-	}
+	srv.init()
+	return srv.conns.Serve(ctx, ln, srv.handle)
 }
 
 // ServeConn serves one accepted connection and returns when it ends.
 func (srv *Server) ServeConn(ctx context.Context, c net.Conn) {
-	srv.mu.Lock()
-	srv.init(ctx)
-	srv.mu.Unlock()
-	if !srv.track(c) {
-		c.Close()
-		return
-	}
-	srv.serveTracked(c)
+	srv.init()
+	srv.conns.ServeConn(ctx, c, srv.handle)
 }
 
-func (srv *Server) track(c net.Conn) bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.closing {
-		return false
-	}
-	srv.conns[c] = nil
-	srv.wg.Add(1)
-	return true
-}
-
-func (srv *Server) serveTracked(c net.Conn) {
-	defer srv.wg.Done()
-	defer func() {
-		c.Close()
-		srv.mu.Lock()
-		delete(srv.conns, c)
-		srv.mu.Unlock()
-	}()
+func (srv *Server) handle(ctx context.Context, c net.Conn) {
 	s := newSession(srv, c)
-	srv.mu.Lock()
-	srv.conns[c] = s
-	srv.mu.Unlock()
-	s.serve(srv.baseCtx)
-}
-
-// connOpened counts a connection from addr and returns how many are open
-// now, this one included.
-func (srv *Server) connOpened(addr netip.Addr) int {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	srv.perIP[addr]++
-	return srv.perIP[addr]
-}
-
-func (srv *Server) connClosed(addr netip.Addr) {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.perIP[addr]--; srv.perIP[addr] <= 0 {
-		delete(srv.perIP, addr)
-	}
-}
-
-func (srv *Server) shuttingDown() bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	return srv.closing
+	srv.conns.SetIdle(c, s.idle.Load)
+	s.serve(ctx)
 }
 
 // Shutdown stops accepting and ends the sessions: those waiting for a
@@ -227,34 +135,6 @@ func (srv *Server) shuttingDown() bool {
 // change nothing (no UPDATE state); those in the middle of a command
 // finish it. When ctx is done first, the rest are closed.
 func (srv *Server) Shutdown(ctx context.Context) error {
-	srv.mu.Lock()
-	srv.init(ctx)
-	srv.closing = true
-	for ln := range srv.listeners {
-		ln.Close()
-	}
-	for c, s := range srv.conns {
-		if s != nil && s.idle.Load() {
-			c.SetReadDeadline(time.Now())
-		}
-	}
-	srv.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		srv.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	srv.cancel()
-	srv.mu.Lock()
-	for c := range srv.conns {
-		c.Close()
-	}
-	srv.mu.Unlock()
-	<-done
-	return ctx.Err()
+	srv.init()
+	return srv.conns.Shutdown(ctx)
 }

@@ -115,8 +115,8 @@ func (s *session) serve(ctx context.Context) {
 	defer cancel()
 	defer s.finish()
 	if s.opt.ConnLimit > 0 && s.addr.IsValid() {
-		defer s.srv.connClosed(s.addr)
-		if n := s.srv.connOpened(s.addr); n > s.opt.ConnLimit {
+		defer s.srv.conns.Closed(s.addr)
+		if n, _ := s.srv.conns.Opened(s.addr, 0); n > s.opt.ConnLimit {
 			s.srv.MailLog.Warning("Too many connections from %s (%d, limit %d)", s.addr, n, s.opt.ConnLimit)
 			s.endReason = "too many connections"
 			if !s.opt.WrapperMode {
@@ -181,11 +181,11 @@ func (s *session) readCommand() (string, error) {
 	}
 	s.idle.Store(true)
 	defer s.idle.Store(false)
-	if s.r.Buffered() == 0 && s.srv.shuttingDown() {
+	if s.r.Buffered() == 0 && s.srv.conns.Closing() {
 		return "", errShutdown
 	}
 	line, err := readLine(s.r, s.opt.lineLimit())
-	if err != nil && s.srv.shuttingDown() && errors.Is(err, os.ErrDeadlineExceeded) {
+	if err != nil && s.srv.conns.Closing() && errors.Is(err, os.ErrDeadlineExceeded) {
 		return "", errShutdown
 	}
 	return line, err

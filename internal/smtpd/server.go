@@ -2,14 +2,12 @@ package smtpd
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
-	"time"
 
+	"mailhorn/internal/conntrack"
 	"mailhorn/internal/maillog"
 )
 
@@ -22,26 +20,16 @@ type Server struct {
 	MailLog   *maillog.Service // the mail log ("mailhorn/smtpd"); nil: none
 	Log       *slog.Logger     // operational log (panics, I/O errors); nil: slog.Default()
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]*session
-	perIP     map[netip.Addr]int
-	wg        sync.WaitGroup
-	closing   bool
-	cancel    context.CancelFunc // of the sessions' context, once serving
-	baseCtx   context.Context
+	once  sync.Once
+	conns conntrack.Set
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
-var ErrServerClosed = errors.New("smtpd: server closed")
+var ErrServerClosed = conntrack.ErrClosed
 
-func (srv *Server) init(ctx context.Context) {
-	if srv.conns == nil {
-		srv.listeners = map[net.Listener]struct{}{}
-		srv.conns = map[net.Conn]*session{}
-		srv.perIP = map[netip.Addr]int{}
-		// Sessions outlive the ctx of one Serve call: Shutdown ends them.
-		srv.baseCtx, srv.cancel = context.WithCancel(context.WithoutCancel(ctx))
+// init fills in the defaults of the unset fields, once.
+func (srv *Server) init() {
+	srv.once.Do(func() {
 		if srv.MailLog == nil {
 			srv.MailLog = maillog.New(io.Discard, "mailhorn", "localhost").Service("smtpd")
 		}
@@ -51,145 +39,34 @@ func (srv *Server) init(ctx context.Context) {
 		if srv.Policy == nil {
 			srv.Policy = PermitAll{}
 		}
-	}
+	})
 }
 
 // Serve accepts connections on ln and serves each in its own goroutine
 // until ln fails or Shutdown is called. Cancelling ctx stops accepting,
 // like Shutdown without waiting.
 func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv.mu.Lock()
-	srv.init(ctx)
-	if srv.closing {
-		srv.mu.Unlock()
-		return ErrServerClosed
-	}
-	srv.listeners[ln] = struct{}{}
-	srv.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	defer func() {
-		srv.mu.Lock()
-		delete(srv.listeners, ln)
-		srv.mu.Unlock()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			srv.mu.Lock()
-			closing := srv.closing
-			srv.mu.Unlock()
-			if closing || ctx.Err() != nil {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		if !srv.track(c) {
-			c.Close()
-			return ErrServerClosed
-		}
-		go srv.serveTracked(c)
-	}
+	srv.init()
+	return srv.conns.Serve(ctx, ln, srv.handle)
 }
 
 // ServeConn serves one already accepted connection and returns when the
 // session ends.
 func (srv *Server) ServeConn(ctx context.Context, c net.Conn) {
-	srv.mu.Lock()
-	srv.init(ctx)
-	srv.mu.Unlock()
-	if !srv.track(c) {
-		c.Close()
-		return
-	}
-	srv.serveTracked(c)
+	srv.init()
+	srv.conns.ServeConn(ctx, c, srv.handle)
 }
 
-func (srv *Server) track(c net.Conn) bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.closing {
-		return false
-	}
-	srv.conns[c] = nil
-	srv.wg.Add(1)
-	return true
-}
-
-func (srv *Server) serveTracked(c net.Conn) {
-	defer srv.wg.Done()
-	defer func() {
-		c.Close()
-		srv.mu.Lock()
-		delete(srv.conns, c)
-		srv.mu.Unlock()
-	}()
+func (srv *Server) handle(ctx context.Context, c net.Conn) {
 	s := newSession(srv, c)
-	srv.mu.Lock()
-	srv.conns[c] = s
-	srv.mu.Unlock()
-	s.serve(srv.baseCtx)
-}
-
-// connOpened counts a connection from addr and returns how many are open
-// now, this one included (Postfix's anvil connection count).
-func (srv *Server) connOpened(addr netip.Addr) int {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	srv.perIP[addr]++
-	return srv.perIP[addr]
-}
-
-func (srv *Server) connClosed(addr netip.Addr) {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if srv.perIP[addr]--; srv.perIP[addr] <= 0 {
-		delete(srv.perIP, addr)
-	}
-}
-
-func (srv *Server) shuttingDown() bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	return srv.closing
+	srv.conns.SetIdle(c, s.idle.Load)
+	s.serve(ctx)
 }
 
 // Shutdown stops accepting, lets open sessions finish (each ends at its
-// next command with 421 4.3.2) until ctx is done, then closes the rest.
+// next command with 421 4.3.2; those waiting for one are woken to say it)
+// until ctx is done, then closes the rest.
 func (srv *Server) Shutdown(ctx context.Context) error {
-	srv.mu.Lock()
-	srv.init(ctx)
-	srv.closing = true
-	for ln := range srv.listeners {
-		ln.Close()
-	}
-	// Wake sessions that wait for a command: they answer 421 and end.
-	for c, s := range srv.conns {
-		if s != nil && s.idle.Load() {
-			c.SetReadDeadline(time.Now())
-		}
-	}
-	srv.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		srv.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	srv.cancel()
-	srv.mu.Lock()
-	for c := range srv.conns {
-		c.Close()
-	}
-	srv.mu.Unlock()
-	<-done
-	return ctx.Err()
+	srv.init()
+	return srv.conns.Shutdown(ctx)
 }

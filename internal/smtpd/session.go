@@ -95,7 +95,7 @@ func (c connIO) Read(p []byte) (int, error) {
 	if err := s.w.Flush(); err != nil {
 		return 0, err
 	}
-	if s.idle.Load() && s.srv.shuttingDown() {
+	if s.idle.Load() && s.srv.conns.Closing() {
 		return 0, errShuttingDown
 	}
 	if s.opt.Timeout > 0 {
@@ -136,8 +136,8 @@ func (s *session) serve(ctx context.Context) {
 		return
 	}
 	if s.opt.ConnLimit > 0 && s.info.Addr.IsValid() && (s.opt.ConnLimitExempt == nil || !s.opt.ConnLimitExempt(s.info.Addr)) {
-		n := s.srv.connOpened(s.info.Addr)
-		defer s.srv.connClosed(s.info.Addr)
+		n, _ := s.srv.conns.Opened(s.info.Addr, 0)
+		defer s.srv.conns.Closed(s.info.Addr)
 		if n > s.opt.ConnLimit {
 			s.log.Warning("Connection concurrency limit exceeded: %d from %s for service %s", n, s.client, s.service())
 			s.reply(421, "4.7.0", s.opt.Hostname+" Error: too many connections from "+addr)
@@ -252,7 +252,7 @@ func (s *session) run() {
 func (s *session) ioFailed(err error) {
 	var ne net.Error
 	switch {
-	case errors.Is(err, errShuttingDown) || s.srv.shuttingDown() && errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, errShuttingDown) || s.srv.conns.Closing() && errors.As(err, &ne) && ne.Timeout():
 		s.reply(421, "4.3.2", s.opt.Hostname+" Service shutting down")
 	case errors.As(err, &ne) && ne.Timeout():
 		s.reason = "timeout"
