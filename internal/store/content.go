@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"syscall"
 )
 
 // crlfReader presents a message file with every bare LF turned into CRLF
@@ -15,9 +16,16 @@ import (
 // IMAP serves and RFC822.SIZE counts. Reading from the start converts on
 // the fly; the first Seek elsewhere scans the file once for its bare LFs
 // and maps offsets with a binary search.
+//
+// It works on a bare descriptor (no os.File: no fstat, no poller check,
+// no finalizer per message) and reads at once as much as its buffer
+// holds: a message smaller than the buffer (most are) is read whole by
+// that one pread and the descriptor is closed at once.
 type crlfReader struct {
-	f    *os.File
-	size int64 // converted size
+	fd    int   // -1 once closed (or when whole)
+	whole bool  // buf[:flen] is the whole file
+	flen  int   // file length when whole
+	size  int64 // converted size
 
 	buf  []byte
 	n, r int   // buf[r:n] is unread file data
@@ -29,31 +37,85 @@ type crlfReader struct {
 	bare []int64 // file offsets of bare LFs, once needed
 
 	pooled *[]byte // buf came from crlfBufs: returned at Close
+	closed bool
 }
 
-// crlfBufSize is the read buffer of a crlfReader; small messages get a
-// buffer of their own size.
-const crlfBufSize = 32 * 1024
+// crlfBufSize is the read buffer of a crlfReader: files smaller than it
+// are read with one pread.
+const crlfBufSize = 64 * 1024
 
-// crlfBufs recycles the 32 KiB buffers of closed readers.
+// crlfBufs recycles the buffers of closed readers.
 var crlfBufs = sync.Pool{New: func() any { b := make([]byte, crlfBufSize); return &b }}
 
-func newCRLFReader(f *os.File, size int64) *crlfReader {
-	c := &crlfReader{f: f, size: size}
-	if size < crlfBufSize {
-		// size is the converted size, never less than the file's.
-		c.buf = make([]byte, max(size, 1))
-	} else {
-		c.pooled = crlfBufs.Get().(*[]byte)
-		c.buf = *c.pooled
+// openCRLF opens the file at path (NUL-terminated) for a reader of a
+// message whose converted size is size.
+func openCRLF(path []byte, size int64) (*crlfReader, error) {
+	fd, err := openRead(path)
+	if err != nil {
+		return nil, err
 	}
-	return c
+	pooled := crlfBufs.Get().(*[]byte)
+	c, err := newCRLFReader(fd, size, *pooled)
+	if err != nil {
+		crlfBufs.Put(pooled)
+		return nil, err
+	}
+	c.pooled = pooled
+	return c, nil
+}
+
+// newCRLFReader makes a reader of the open descriptor fd (which it owns
+// from now on, closing it on error too) with buf as its read buffer. The
+// file is never bigger than size (the converted size), so reading size+1
+// bytes gives the whole file when they fit in buf.
+func newCRLFReader(fd int, size int64, buf []byte) (*crlfReader, error) {
+	c := &crlfReader{fd: fd, size: size, buf: buf}
+	want := len(buf)
+	if size+1 < int64(want) {
+		want = int(size + 1)
+	}
+	n, err := pread(fd, buf[:want], 0)
+	if err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("reading message: %w", err)
+	}
+	if n < want {
+		// Short read of a regular file: its end.
+		c.whole, c.flen, c.n, c.phys = true, n, n, int64(n)
+		syscall.Close(fd)
+		c.fd = -1
+		return c, nil
+	}
+	c.n, c.phys = n, int64(n)
+	return c, nil
+}
+
+// fill makes buf[r:n] the file data at phys (none: io.EOF).
+func (c *crlfReader) fill() error {
+	if c.whole {
+		if c.phys >= int64(c.flen) {
+			return io.EOF
+		}
+		c.r, c.n = int(c.phys), c.flen
+		c.phys = int64(c.flen)
+		return nil
+	}
+	n, err := pread(c.fd, c.buf, c.phys)
+	if err != nil {
+		return fmt.Errorf("reading message: %w", err)
+	}
+	if n == 0 {
+		return io.EOF
+	}
+	c.r, c.n = 0, n
+	c.phys += int64(n)
+	return nil
 }
 
 // Read copies the runs between LFs whole; a bare LF (one without a CR
 // before it) is given as CR then LF.
 func (c *crlfReader) Read(p []byte) (int, error) {
-	if c.buf == nil {
+	if c.closed {
 		return 0, os.ErrClosed
 	}
 	out := 0
@@ -69,15 +131,9 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 			if out > 0 {
 				break
 			}
-			n, err := c.f.ReadAt(c.buf, c.phys)
-			if n == 0 {
-				if err == nil || err == io.EOF {
-					return 0, io.EOF
-				}
+			if err := c.fill(); err != nil {
 				return 0, err
 			}
-			c.r, c.n = 0, n
-			c.phys += int64(n)
 		}
 		src := c.buf[c.r:c.n]
 		room := p[out:]
@@ -127,8 +183,16 @@ func (c *crlfReader) scan() error {
 	var prev byte
 	var off int64
 	for {
-		n, err := c.f.ReadAt(c.buf, off)
-		chunk := c.buf[:n]
+		var chunk []byte
+		if c.whole {
+			chunk = c.buf[:c.flen]
+		} else {
+			n, err := pread(c.fd, c.buf, off)
+			if err != nil {
+				return fmt.Errorf("reading message: %w", err)
+			}
+			chunk = c.buf[:n]
+		}
 		for i := 0; ; {
 			j := bytes.IndexByte(chunk[i:], '\n')
 			if j < 0 {
@@ -143,24 +207,19 @@ func (c *crlfReader) scan() error {
 			}
 			i += j + 1
 		}
-		if n > 0 {
-			prev = chunk[n-1]
-			off += int64(n)
-		}
-		if err == io.EOF {
+		if c.whole || len(chunk) == 0 {
 			c.bare = bare
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("reading message: %w", err)
-		}
-		if n == 0 {
-			return fmt.Errorf("reading message: %w", io.ErrNoProgress)
-		}
+		prev = chunk[len(chunk)-1]
+		off += int64(len(chunk))
 	}
 }
 
 func (c *crlfReader) Seek(offset int64, whence int) (int64, error) {
+	if c.closed {
+		return 0, os.ErrClosed
+	}
 	switch whence {
 	case io.SeekCurrent:
 		offset += c.virt
@@ -191,24 +250,50 @@ func (c *crlfReader) Seek(offset int64, whence int) (int64, error) {
 	c.phys = offset - int64(k)
 	c.prev = 0
 	if c.phys > 0 {
-		var one [1]byte
-		if _, err := c.f.ReadAt(one[:], c.phys-1); err == nil {
-			c.prev = one[0]
+		if c.whole {
+			if c.phys <= int64(c.flen) {
+				c.prev = c.buf[c.phys-1]
+			}
+		} else {
+			var one [1]byte
+			if n, err := pread(c.fd, one[:], c.phys-1); err == nil && n == 1 {
+				c.prev = one[0]
+			}
 		}
 	}
 	return offset, nil
 }
 
 func (c *crlfReader) Close() error {
-	if c.buf == nil {
+	if c.closed {
 		return os.ErrClosed
 	}
+	c.closed = true
 	if c.pooled != nil {
 		crlfBufs.Put(c.pooled)
 		c.pooled = nil
 	}
 	c.buf = nil
-	return c.f.Close()
+	if c.fd < 0 {
+		return nil
+	}
+	fd := c.fd
+	c.fd = -1
+	return syscall.Close(fd)
+}
+
+// pread is pread(2) retried on EINTR.
+func pread(fd int, p []byte, off int64) (int, error) {
+	for {
+		n, err := syscall.Pread(fd, p, off)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
 }
 
 // crlfSize is the converted size of content: its length plus one per bare

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // readDir reads the entries with getdents64 into a reused buffer: no
@@ -40,5 +42,45 @@ func (d *dirList) readDir(dir string) error {
 			d.add(name)
 			b = b[reclen:]
 		}
+	}
+}
+
+// openRead opens a file read-only. path ends with a NUL: the kernel gets
+// it as it is, with no C string made per call.
+func openRead(path []byte) (int, error) {
+	if len(path) == 0 || path[len(path)-1] != 0 {
+		return -1, syscall.EINVAL
+	}
+	cwd := unix.AT_FDCWD // a variable: a negative constant cannot convert to uintptr
+	for {
+		fd, _, e := syscall.Syscall6(syscall.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(&path[0])),
+			uintptr(syscall.O_RDONLY|syscall.O_CLOEXEC), 0, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return -1, e
+		}
+		return int(fd), nil
+	}
+}
+
+// renameAt renames from to to, both in the directory dir and ending with
+// a NUL (no C strings made per call).
+func renameAt(dir int, from, to []byte) error {
+	if len(from) == 0 || from[len(from)-1] != 0 || len(to) == 0 || to[len(to)-1] != 0 {
+		return syscall.EINVAL
+	}
+	for {
+		// renameat2 with no flags: every Linux architecture has it.
+		_, _, e := syscall.Syscall6(unix.SYS_RENAMEAT2, uintptr(dir), uintptr(unsafe.Pointer(&from[0])),
+			uintptr(dir), uintptr(unsafe.Pointer(&to[0])), 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		return nil
 	}
 }

@@ -85,19 +85,21 @@ func hasKW(kw []uint16, id uint16) bool {
 }
 
 // formatInfo is the Maildir info for flags (letters in ASCII order).
-func formatInfo(sys uint8, kw []uint16) string {
-	var b strings.Builder
+func formatInfo(sys uint8, kw []uint16) string { return string(appendInfo(nil, sys, kw)) }
+
+// appendInfo appends formatInfo(sys, kw) to b.
+func appendInfo(b []byte, sys uint8, kw []uint16) []byte {
 	for _, f := range sysFlags {
 		if sys&f.bit != 0 {
-			b.WriteByte(f.letter)
+			b = append(b, f.letter)
 		}
 	}
 	for _, id := range kw { // sorted
 		if id < maxLetterKeywords {
-			b.WriteByte(byte('a' + id))
+			b = append(b, byte('a'+id))
 		}
 	}
-	return b.String()
+	return b
 }
 
 // letterKW are the keyword ids of kw that have a letter.

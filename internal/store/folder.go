@@ -20,8 +20,12 @@ import (
 )
 
 const (
-	indexFile    = "mailhorn.index"
-	lockFile     = "mailhorn.index.lock"
+	indexFile = "mailhorn.index"
+	lockFile  = "mailhorn.index.lock"
+	// syncedFile is a hard link to the last index written with fsync:
+	// what a rebuild starts from when a crash damaged an index written
+	// without (see writeIndex).
+	syncedFile   = "mailhorn.index.synced"
 	keywordsFile = "dovecot-keywords"
 	// dirtyWindow: a directory whose mtime is this recent may change again
 	// without its mtime changing (coarse timestamps), so it is rescanned.
@@ -51,6 +55,10 @@ type folder struct {
 	byBase map[string]int
 	seen   []bool
 	scans  int // listings made, for tests
+
+	pathBuf []byte // openMsg's path of a message file, NUL-terminated
+	nameBuf []byte // renameFlags' names, NUL-terminated
+	synced  bool   // syncedFile exists (see writeIndexSync)
 }
 
 // fileID tells whether a file was replaced or changed since it was read.
@@ -117,6 +125,10 @@ func (f *folder) readIndex() (rebuild bool, err error) {
 			f.diskID = fileID{ino: -1}
 			return true, nil
 		}
+		if sx := f.readSynced(); sx != nil {
+			f.recover(sx, nil)
+			return true, nil
+		}
 		f.recover(nil, errIndexHeader)
 		return true, nil
 	}
@@ -136,6 +148,10 @@ func (f *folder) readIndex() (rebuild bool, err error) {
 		f.st.log.Warn("mailbox index damaged, rebuilding", "maildir", f.dir, "error", derr)
 		if f.loaded {
 			f.diskID = fileID{ino: -1} // keep ours, write it back
+			return true, nil
+		}
+		if sx := f.readSynced(); sx != nil && (ix == nil || errors.Is(derr, errIndexHeader) || sx.uidValidity == ix.uidValidity) {
+			f.recover(sx, nil)
 			return true, nil
 		}
 		f.recover(ix, derr)
@@ -165,19 +181,66 @@ func (f *folder) recover(ix *index, err error) {
 	f.diskID = fileID{ino: -1} // differs from any file: write it back
 }
 
-// writeIndex replaces the index file: temp file, fsync, rename, directory
-// fsync. The caller holds the lock.
-func (f *folder) writeIndex() error {
+// readSynced reads the index copy of the last durable write (nil when
+// missing or damaged).
+func (f *folder) readSynced() *index {
+	b, err := os.ReadFile(f.path(syncedFile))
+	if err != nil {
+		return nil
+	}
+	ix, err := decodeIndex(b)
+	if err != nil {
+		return nil
+	}
+	f.st.log.Warn("mailbox index lost, rebuilding from its last synced copy", "maildir", f.dir)
+	return ix
+}
+
+// writeIndex replaces the index file: temp file, fsync, rename, a hard
+// link syncedFile to it, directory fsync. The caller holds the lock.
+func (f *folder) writeIndex() error { return f.writeIndexSync(true) }
+
+// writeIndexSync is writeIndex; with sync false (STORE changing flags and
+// nothing else), the file is renamed into place without any fsync, as
+// Dovecot's mail_fsync=optimized leaves flag changes: the flags are in
+// the file names, which are the truth after a crash; the index written
+// then may be lost or damaged, and the rebuild starts from syncedFile, a
+// complete index with every UID (it is only replaced by a synced write,
+// and every change of UIDs, UIDVALIDITY or keywords is one).
+func (f *folder) writeIndexSync(sync bool) error {
+	if !sync && !f.synced {
+		_, err := os.Lstat(f.path(syncedFile))
+		f.synced = err == nil
+		sync = !f.synced // none yet (an index of an older version): make it
+	}
 	tmp := f.path(indexFile + ".tmp")
-	if err := writeFileSync(tmp, f.ix.encode()); err != nil {
+	b := f.ix.encode()
+	var err error
+	if sync {
+		err = writeFileSync(tmp, b)
+	} else {
+		err = os.WriteFile(tmp, b, 0o600)
+	}
+	if err != nil {
 		return fmt.Errorf("writing index of %s: %w", f.dir, err)
 	}
 	f.st.own(tmp)
 	if err := os.Rename(tmp, f.path(indexFile)); err != nil {
 		return fmt.Errorf("writing index of %s: %w", f.dir, err)
 	}
-	if err := durable.SyncDir(f.dir); err != nil {
-		return fmt.Errorf("writing index of %s: %w", f.dir, err)
+	if sync {
+		stmp := f.path(syncedFile + ".tmp")
+		os.Remove(stmp)
+		if err := os.Link(f.path(indexFile), stmp); err != nil {
+			return fmt.Errorf("writing index of %s: %w", f.dir, err)
+		}
+		if err := os.Rename(stmp, f.path(syncedFile)); err != nil {
+			return fmt.Errorf("writing index of %s: %w", f.dir, err)
+		}
+		if err := durable.SyncDir(f.dir); err != nil {
+			return fmt.Errorf("writing index of %s: %w", f.dir, err)
+		}
+		f.synced = true
 	}
 	id, err := statID(f.path(indexFile))
 	if err != nil {
@@ -651,14 +714,21 @@ func (f *folder) wake(except *mailboxImpl) {
 // os.Rename would first lstat the target, and the name is ours.
 func (f *folder) renameFlags(cur int, e *entry, sys uint8, kw []uint16) error {
 	base, _ := splitName(e.name)
-	name := base + infoSep + formatInfo(sys, kw)
-	if name == e.name {
+	// nameBuf: the old name, NUL, the new name, NUL.
+	b := append(append(f.nameBuf[:0], e.name...), 0)
+	start := len(b)
+	b = append(append(b, base...), infoSep...)
+	b = appendInfo(b, sys, kw)
+	name := b[start:]
+	b = append(b, 0)
+	f.nameBuf = b
+	if string(name) == e.name {
 		return nil
 	}
-	if err := renameAt(cur, e.name, name); err != nil {
-		return &os.LinkError{Op: "rename", Old: f.path("cur", e.name), New: f.path("cur", name), Err: err}
+	if err := renameAt(cur, b[:start], b[start:]); err != nil {
+		return &os.LinkError{Op: "rename", Old: f.path("cur", e.name), New: f.path("cur", string(name)), Err: err}
 	}
-	e.name = name
+	e.name = string(name)
 	return nil
 }
 
@@ -709,15 +779,6 @@ func (f *folder) ownChangesEnd(cur int, o ownChanges) {
 		f.ix.curCheck = o.start
 	}
 	f.ix.curMtime = st.Mtim.Nano()
-}
-
-func renameAt(dir int, from, to string) error {
-	for {
-		err := syscall.Renameat(dir, from, dir, to)
-		if err != syscall.EINTR {
-			return err
-		}
-	}
 }
 
 // uidValidityFile in the user's root holds the last UIDVALIDITY given to

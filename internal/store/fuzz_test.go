@@ -151,14 +151,25 @@ func FuzzCRLFReader(f *testing.F) {
 		if err := os.WriteFile(path, content, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		// A small buffer reads the file in pieces; the pooled one reads
+		// it whole at open.
 		for _, bs := range []int{int(bufSize%16) + 1, crlfBufSize} {
-			fh, err := os.Open(path)
+			var c *crlfReader
+			var err error
+			if bs < crlfBufSize {
+				fd, oerr := openRead(append([]byte(path), 0))
+				if oerr != nil {
+					t.Fatal(oerr)
+				}
+				c, err = newCRLFReader(fd, int64(len(want)), make([]byte, bs))
+			} else {
+				c, err = openCRLF(append([]byte(path), 0), int64(len(want)))
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := newCRLFReader(fh, int64(len(want)))
-			if bs < crlfBufSize {
-				c.buf = make([]byte, bs)
+			if whole := len(content) < bs; c.whole != whole {
+				t.Fatalf("buffer %d, %d bytes: whole %v", bs, len(content), c.whole)
 			}
 			got, err := io.ReadAll(c)
 			if err != nil || !bytes.Equal(got, want) {

@@ -170,9 +170,11 @@ func (v *mailboxImpl) openMsg(uid uint32) (io.ReadSeekCloser, error) {
 		if i < 0 {
 			return nil, ErrNoMessage
 		}
-		fh, err := os.Open(f.path("cur", f.ix.entries[i].name))
+		f.pathBuf = append(append(append(f.pathBuf[:0], f.dir...), "/cur/"...), f.ix.entries[i].name...)
+		f.pathBuf = append(f.pathBuf, 0)
+		r, err := openCRLF(f.pathBuf, size)
 		if err == nil {
-			return newCRLFReader(fh, size), nil
+			return r, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) || try > 0 {
 			return nil, fmt.Errorf("opening message %d: %w", uid, err)
@@ -260,6 +262,7 @@ func (v *mailboxImpl) store(ctx context.Context, uids []uint32, op FlagOp, flags
 		return nil, err
 	}
 	defer lk()
+	nkw := len(f.ix.keywords)
 	opSys, opKW := f.resolveFlags(flags)
 	modseq := f.ix.highestModSeq + 1
 	var changed []uint32 // UIDs, sorted below
@@ -329,7 +332,11 @@ func (v *mailboxImpl) store(ctx context.Context, uids []uint32, op FlagOp, flags
 	if len(changed) > 0 {
 		f.ix.highestModSeq = modseq
 	}
-	if err := f.writeIndex(); err != nil {
+	// Flags only: no fsync (see writeIndexSync). A rescan may have given
+	// UIDs, a new keyword changes the table, a lost index is rewritten:
+	// those are synced.
+	sync := rescanned || f.diskID.ino == -1 || len(f.ix.keywords) != nkw
+	if err := f.writeIndexSync(sync); err != nil {
 		return failed, err
 	}
 	v.patch(changed)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -436,7 +437,15 @@ func TestIndexRecovery(t *testing.T) {
 		wantUIDs []uint32
 	}{
 		{"intact", func(*testing.T, string) {}, true, []uint32{2, 3, 4, 5}},
-		{"deleted", func(t *testing.T, p string) { os.Remove(p) }, false, []uint32{1, 2, 3, 4}},
+		// The last synced copy (a hard link, see writeIndexSync) keeps the
+		// UIDs when the index file is gone, as Dovecot's dovecot-uidlist
+		// does when dovecot.index is deleted.
+		{"deleted", func(t *testing.T, p string) { os.Remove(p) }, true, []uint32{2, 3, 4, 5}},
+		{"deleted with its synced copy", func(t *testing.T, p string) {
+			os.Remove(p)
+			os.Remove(filepath.Join(filepath.Dir(p), syncedFile))
+		}, false, []uint32{1, 2, 3, 4}},
+		// Damage in place reaches the synced copy too (the same inode).
 		{"empty", func(t *testing.T, p string) { os.WriteFile(p, nil, 0o600) }, false, []uint32{1, 2, 3, 4}},
 		{"header byte flipped", func(t *testing.T, p string) { flip(t, p, 10) }, false, []uint32{1, 2, 3, 4}},
 		{"garbage", func(t *testing.T, p string) { os.WriteFile(p, []byte("not an index at all, no"), 0o600) }, false, []uint32{1, 2, 3, 4}},
@@ -484,6 +493,65 @@ func TestIndexRecovery(t *testing.T) {
 				t.Errorf("index after rebuild: %v", err)
 			}
 		})
+	}
+}
+
+// TestStoreUnsyncedIndex: STORE writes the index without fsync (a new
+// file, so the synced copy keeps the last synced one); a crash that loses
+// that write leaves the UIDs of the synced copy and the flags of the file
+// names. Changes of UIDs are synced.
+func TestStoreUnsyncedIndex(t *testing.T) {
+	st, u, root := testUser(t, Quota{})
+	for i := range 4 {
+		mustAppend(t, u, "INBOX", fmt.Sprintf("Subject: %d\n\nbody %d\n", i, i))
+	}
+	m := mustOpen(t, u, "INBOX")
+	m.Store(bg, []uint32{1}, FlagsAdd, []string{FlagDeleted}, 0)
+	m.Expunge(bg, nil) // UIDs 2 3 4 left
+	inode := func(name string) uint64 {
+		t.Helper()
+		fi, err := os.Stat(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	if inode(indexFile) != inode(syncedFile) {
+		t.Fatal("after EXPUNGE: the synced copy is not the index")
+	}
+	synced := inode(syncedFile)
+	if _, err := m.Store(bg, []uint32{2, 4}, FlagsAdd, []string{FlagFlagged, "Work"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A new keyword changes the keyword table: synced.
+	if inode(indexFile) != inode(syncedFile) || inode(syncedFile) == synced {
+		t.Fatal("after STORE of a new keyword: not synced")
+	}
+	synced = inode(syncedFile)
+	if _, err := m.Store(bg, []uint32{3}, FlagsAdd, []string{FlagSeen, "Work"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if inode(indexFile) == inode(syncedFile) || inode(syncedFile) != synced {
+		t.Fatal("after STORE of flags only: the synced copy changed")
+	}
+	uidv := m.Status().UIDValidity
+	m.Close()
+	st.Close()
+	// The crash: the unsynced index's data never reached the disk.
+	os.Remove(filepath.Join(root, indexFile))
+	os.WriteFile(filepath.Join(root, indexFile), nil, 0o600)
+	st2 := New(Options{})
+	defer st2.Close()
+	u2, _ := st2.OpenUser(bg, root, Quota{})
+	m2 := mustOpen(t, u2, "INBOX")
+	if got := m2.Status().UIDValidity; got != uidv || !slices.Equal(uidsOf(m2), []uint32{2, 3, 4}) {
+		t.Fatalf("UIDVALIDITY %d (was %d), UIDs %v", got, uidv, uidsOf(m2))
+	}
+	want := [][]string{{"Work", FlagFlagged}, {"Work", FlagSeen}, {"Work", FlagFlagged}} // sorted
+	for i, msg := range m2.Messages() {
+		if !slices.Equal(msg.Flags, want[i]) {
+			t.Errorf("UID %d: flags %v, want %v", msg.UID, msg.Flags, want[i])
+		}
 	}
 }
 
