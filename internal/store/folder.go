@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -435,8 +436,8 @@ func (f *folder) scan(newM, curM int64, full bool) error {
 		write = write || names
 	}
 	write = write || settled(curM, curCheck) != settled(ix.curMtime, ix.curCheck)
-	// New files, in name order (names start with the delivery time).
-	sort.Strings(added)
+	// New files in delivery order: names start with the delivery time.
+	slices.SortFunc(added, deliveryOrder)
 	for _, full := range added {
 		e, err := f.newEntry(full)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -807,4 +808,46 @@ func (f *folder) newUIDValidity() uint32 {
 		os.Rename(tmp, path)
 	}
 	return uidv
+}
+
+// deliveryOrder compares Maildir names by the delivery time they start
+// with, "SECONDS.MMICROSECONDS..." read as numbers (as Dovecot does: the
+// microseconds are not zero-padded, so "M99999" comes before "M100000"),
+// then by the whole name. Names without a time sort by name after those
+// with one.
+func deliveryOrder(a, b string) int {
+	sa, ua, oka := deliveryTime(a)
+	sb, ub, okb := deliveryTime(b)
+	switch {
+	case oka && okb:
+		if c := cmp.Compare(sa, sb); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(ua, ub); c != 0 {
+			return c
+		}
+	case oka:
+		return -1
+	case okb:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// deliveryTime reads "SECONDS." and an optional "MMICROSECONDS" after it.
+func deliveryTime(name string) (sec, usec int64, ok bool) {
+	i := 0
+	for i < len(name) && name[i] >= '0' && name[i] <= '9' {
+		sec = sec*10 + int64(name[i]-'0')
+		i++
+	}
+	if i == 0 || i > 18 || i >= len(name) || name[i] != '.' {
+		return 0, 0, false
+	}
+	if i+1 < len(name) && name[i+1] == 'M' {
+		for j := i + 2; j < len(name) && j < i+2+9 && name[j] >= '0' && name[j] <= '9'; j++ {
+			usec = usec*10 + int64(name[j]-'0')
+		}
+	}
+	return sec, usec, true
 }

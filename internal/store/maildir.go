@@ -76,7 +76,10 @@ func (w *Writer) syncer(dir string) *durable.DirSyncer {
 func (w *Writer) uniqueName(size int64) string {
 	t := w.now()
 	n := w.counter.Add(1)
-	return strconv.FormatInt(t.Unix(), 10) + ".M" + strconv.Itoa(t.Nanosecond()/1000) +
+	// Zero-padded microseconds, so that plain name order (ls, other
+	// Maildir readers) is delivery order too.
+	usec := strconv.Itoa(1000000 + t.Nanosecond()/1000)[1:]
+	return strconv.FormatInt(t.Unix(), 10) + ".M" + usec +
 		"P" + strconv.Itoa(w.pid) + "Q" + strconv.FormatUint(n, 10) + "." + w.host +
 		",S=" + strconv.FormatInt(size, 10)
 }

@@ -1102,3 +1102,29 @@ func TestNoChangeNoListing(t *testing.T) {
 		t.Errorf("unsettled cur/ not listed again: %d listings", scans()-n)
 	}
 }
+
+// TestDeliveryOrder: new files get UIDs in delivery order, with the
+// microseconds compared as numbers (other programs do not pad them).
+func TestDeliveryOrder(t *testing.T) {
+	names := []string{
+		"1700000001.M100000P1Q1.host,S=10",
+		"1700000001.M99999P1Q2.host,S=10",
+		"noTime.host",
+		"1700000000.M5P1Q3.host",
+		"999999999.M1P1.host",
+		"1700000001.M99999P1Q1.host,S=10",
+	}
+	want := []string{
+		"999999999.M1P1.host",
+		"1700000000.M5P1Q3.host",
+		"1700000001.M99999P1Q1.host,S=10",
+		"1700000001.M99999P1Q2.host,S=10",
+		"1700000001.M100000P1Q1.host,S=10",
+		"noTime.host",
+	}
+	got := slices.Clone(names)
+	slices.SortFunc(got, deliveryOrder)
+	if !slices.Equal(got, want) {
+		t.Errorf("order:\n got %q\nwant %q", got, want)
+	}
+}
