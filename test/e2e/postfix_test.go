@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -124,15 +125,45 @@ postlog    unix-dgram n - n - 1 postlogd
 		runOK(t, postmap, "-c", p.conf, "hash:"+filepath.Join(p.conf, name))
 	}
 	runOK(t, postfix, "-c", p.conf, "check")
-	if err := exec.Command(postfix, "-c", p.conf, "start").Run(); err != nil { // no pipes: the master keeps them
-		t.Fatalf("postfix -c %s start: %v\n%s", p.conf, err, p.log())
-	}
-	t.Cleanup(func() {
+	stop := func() {
 		stopDaemon(exec.Command(postfix, "-c", p.conf, "stop"), filepath.Join(p.dir, "spool/pid/master.pid"))
-	})
-	for _, l := range c.listeners {
-		waitListening(t, "127.0.0.1:"+strconv.Itoa(l.port), nil)
 	}
+	// Now and then Postfix's postlogd dies as the instance starts; every
+	// Postfix process then blocks on its log and no greeting ever comes.
+	// Such an instance is stopped and started again.
+	for try := 1; ; try++ {
+		if err := exec.Command(postfix, "-c", p.conf, "start").Run(); err != nil { // no pipes: the master keeps them
+			t.Fatalf("postfix -c %s start: %v\n%s", p.conf, err, p.log())
+		}
+		greets := true
+		for _, l := range c.listeners {
+			addr := "127.0.0.1:" + strconv.Itoa(l.port)
+			waitListening(t, addr, nil)
+			greets = greets && greeting(addr, patience/4)
+		}
+		if greets {
+			break
+		}
+		stop()
+		if try == 3 {
+			t.Fatalf("Postfix instance %s does not greet, three times:\n%s", p.dir, p.log())
+		}
+		t.Logf("Postfix instance %s does not greet; starting it again. Its log:\n%s", p.dir, p.log())
+	}
+	t.Cleanup(stop)
+}
+
+// greeting tells whether an SMTP server at addr sends its 220 within d.
+func greeting(addr string, d time.Duration) bool {
+	c, err := net.DialTimeout("tcp", addr, d)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(d))
+	b := make([]byte, 4)
+	_, err = io.ReadFull(c, b)
+	return err == nil && string(b[:3]) == "220"
 }
 
 func (p *pfInstance) write(name, text string) {
