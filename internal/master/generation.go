@@ -440,6 +440,23 @@ func serverTLS(cfg *config.Config, prefix string) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
+// accessAgentSetup gives an access agent (prefix "imapd" or "pop3d") its
+// TLS configuration, required in wrapper mode, and the auth service.
+func (g *generation) accessAgentSetup(cfg *config.Config, prefix string, wrapper bool, sh *shared) (*tls.Config, *auth.Service, error) {
+	tc, err := serverTLS(cfg, prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tc == nil && wrapper {
+		return nil, nil, fmt.Errorf("%s_tls_wrappermode = yes needs %s_tls_cert_file", prefix, prefix)
+	}
+	a, err := g.authService(sh)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tc, a, nil
+}
+
 // imapServer builds the IMAP server of a master.cf imapd service.
 func (g *generation) imapServer(cfg *config.Config, svc config.Service, sh *shared) (*imapd.Server, error) {
 	o := imapd.DefaultOptions()
@@ -450,18 +467,11 @@ func (g *generation) imapServer(cfg *config.Config, svc config.Service, sh *shar
 	o.LineLimit = cfg.Int("imapd_command_limit")
 	o.LiteralLimit = cfg.Size("imapd_literal_limit")
 	o.ConnLimit = cfg.Int("imapd_client_connection_count_limit")
-	tc, err := serverTLS(cfg, "imapd")
+	tc, a, err := g.accessAgentSetup(cfg, "imapd", o.WrapperMode, sh)
 	if err != nil {
 		return nil, err
-	}
-	if tc == nil && o.WrapperMode {
-		return nil, errors.New("imapd_tls_wrappermode = yes needs imapd_tls_cert_file")
 	}
 	o.TLS = tc
-	a, err := g.authService(sh)
-	if err != nil {
-		return nil, err
-	}
 	return &imapd.Server{Opts: o, Auth: a, Users: g.userResolver(cfg), Store: sh.store,
 		MailLog: serviceLog(cfg, svc, sh), Log: sh.log}, nil
 }
@@ -474,18 +484,11 @@ func (g *generation) pop3Server(cfg *config.Config, svc config.Service, sh *shar
 	o.ConnLimit = cfg.Int("pop3d_client_connection_count_limit")
 	o.TLSAuthOnly = cfg.Bool("pop3d_tls_auth_only")
 	o.WrapperMode = cfg.Bool("pop3d_tls_wrappermode")
-	tc, err := serverTLS(cfg, "pop3d")
+	tc, a, err := g.accessAgentSetup(cfg, "pop3d", o.WrapperMode, sh)
 	if err != nil {
 		return nil, err
-	}
-	if tc == nil && o.WrapperMode {
-		return nil, errors.New("pop3d_tls_wrappermode = yes needs pop3d_tls_cert_file")
 	}
 	o.TLS = tc
-	a, err := g.authService(sh)
-	if err != nil {
-		return nil, err
-	}
 	return &pop3d.Server{Opts: o, Auth: a, Users: g.userResolver(cfg), Store: sh.store,
 		MailLog: serviceLog(cfg, svc, sh), Log: sh.log, Locks: sh.pop3Locks}, nil
 }
