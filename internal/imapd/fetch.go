@@ -24,6 +24,8 @@ const (
 	fiBody
 	fiSection
 	fiModSeq
+	fiBinary     // BINARY[path]: the section decoded (RFC 3516)
+	fiBinarySize // BINARY.SIZE[path]
 )
 
 // fetchItem is one FETCH data item.
@@ -48,6 +50,7 @@ type fetchRequest struct {
 	// cache miss, so an ENVELOPE miss parses too, reading once).
 	needStructure bool
 	setSeen       bool // some item sets \Seen
+	binary        bool // some item is BINARY or BINARY.SIZE
 }
 
 // parseFetchItems reads the data items of FETCH (after the sequence set).
@@ -143,7 +146,9 @@ func parseFetchItem(p *parser, req *fetchRequest) error {
 		}
 		return nil
 	}
-	if base != "BODY" && base != "BODY.PEEK" {
+	switch base {
+	case "BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE":
+	default:
 		return errSyntax("unknown FETCH item %q", base)
 	}
 	// The section may hold "(From To)": read up to the closing ']'.
@@ -164,6 +169,9 @@ func parseFetchItem(p *parser, req *fetchRequest) error {
 	}
 	spec := string(p.line[start:p.pos])
 	p.pos++
+	if strings.HasPrefix(base, "BINARY") {
+		return parseBinaryItem(p, req, base, spec)
+	}
 	it := fetchItem{kind: fiSection, peek: base == "BODY.PEEK"}
 	if spec == "" {
 		it.whole = true
@@ -176,28 +184,67 @@ func parseFetchItem(p *parser, req *fetchRequest) error {
 		req.needParse = true
 	}
 	it.label = "BODY[" + strings.ToUpper(spec) + "]"
-	if p.tryByte('<') {
-		off, err := p.number()
-		if err != nil {
-			return err
-		}
-		if err := p.expect('.'); err != nil {
-			return err
-		}
-		n, err := p.number()
-		if err != nil || n == 0 {
-			return errSyntax("bad partial")
-		}
-		if err := p.expect('>'); err != nil {
-			return err
-		}
-		it.partial, it.offset, it.count = true, int64(off), int64(n)
-		it.label += "<" + strconv.FormatUint(off, 10) + ">"
+	if err := parsePartial(p, &it); err != nil {
+		return err
 	}
 	if !it.peek {
 		req.setSeen = true
 	}
 	add(it)
+	return nil
+}
+
+// parsePartial reads an optional "<offset.count>" after a section; the
+// response's label gets "<offset>".
+func parsePartial(p *parser, it *fetchItem) error {
+	if !p.tryByte('<') {
+		return nil
+	}
+	off, err := p.number()
+	if err != nil {
+		return err
+	}
+	if err := p.expect('.'); err != nil {
+		return err
+	}
+	n, err := p.number()
+	if err != nil || n == 0 {
+		return errSyntax("bad partial")
+	}
+	if err := p.expect('>'); err != nil {
+		return err
+	}
+	it.partial, it.offset, it.count = true, int64(off), int64(n)
+	it.label += "<" + strconv.FormatUint(off, 10) + ">"
+	return nil
+}
+
+// parseBinaryItem reads the rest of BINARY[path]<partial>,
+// BINARY.PEEK[...] or BINARY.SIZE[path] (RFC 9051 §6.4.5, RFC 3516): the
+// section is part numbers only (section-binary).
+func parseBinaryItem(p *parser, req *fetchRequest, base, spec string) error {
+	sec, err := message.ParseSection(spec)
+	if err != nil || sec.Specifier != "" {
+		return errSyntax("bad binary section %q", spec)
+	}
+	it := fetchItem{kind: fiBinary, section: sec, whole: len(sec.Path) == 0, peek: base == "BINARY.PEEK"}
+	if base == "BINARY.SIZE" {
+		it.kind = fiBinarySize
+		it.label = "BINARY.SIZE[" + spec + "]"
+	} else {
+		it.label = "BINARY[" + spec + "]"
+		if err := parsePartial(p, &it); err != nil {
+			return err
+		}
+		if !it.peek {
+			req.setSeen = true
+		}
+	}
+	if !it.whole {
+		req.needParse = true
+	}
+	req.binary = true
+	req.items = append(req.items, it)
 	return nil
 }
 
@@ -347,6 +394,7 @@ type fetcher struct {
 	ra   io.ReaderAt
 	part *message.Part
 	lr   io.LimitedReader // writeWhole's, reused
+	bin  [][]byte         // per item: BINARY's content, BINARY.SIZE's number
 }
 
 const internalDateLayout = "_2-Jan-2006 15:04:05 -0700"
@@ -359,6 +407,13 @@ func (f *fetcher) message(seq int, m *store.Message, seenSet bool) (err error) {
 			f.file.Close()
 		}
 	}()
+	if f.req.binary {
+		// Decoded first: a section that cannot be decoded fails the
+		// command before anything of this message is sent.
+		if err := f.binaries(); err != nil {
+			return err
+		}
+	}
 	b := append(s.buf[:0], "* "...)
 	b = strconv.AppendInt(b, int64(seq), 10)
 	b = append(b, " FETCH ("...)
@@ -433,6 +488,16 @@ func (f *fetcher) message(seq int, m *store.Message, seenSet bool) (err error) {
 				return err
 			}
 			b = appendLiteral(b, data)
+		case fiBinary:
+			sp()
+			b = append(b, it.label...)
+			b = append(b, ' ')
+			b = appendLiteral8(b, f.bin[i])
+		case fiBinarySize:
+			sp()
+			b = append(b, it.label...)
+			b = append(b, ' ')
+			b = append(b, f.bin[i]...)
 		}
 		if n < 0 {
 			n = 0

@@ -14,6 +14,7 @@ func FuzzCommand(f *testing.F) {
 		"a FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From)]<0.10>)\r\n", "a LIST (SUBSCRIBED) \"\" (* %) RETURN (STATUS (MESSAGES))\r\n",
 		"a SELECT INBOX (QRESYNC (1 2 1:5 (1 2)))\r\n", "a STORE 1 (UNCHANGEDSINCE 3) +FLAGS.SILENT (\\Seen kw)\r\n",
 		"a {5}\r\nhello\r\n", "a \"unterminated\r\n",
+		"(BINARY.PEEK[1.2]<0.5> BINARY.SIZE[3] BINARY[])\r\n", "a APPEND INBOX ~{3+}\r\n\x00bc\r\n",
 	} {
 		f.Add(s)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"mailhorn/internal/message"
 	"mailhorn/internal/store"
 )
 
@@ -388,6 +389,7 @@ func (s *session) cmdAppend(c *cmd) error {
 				return err
 			}
 		}
+		literal8 := p.peek() == '~'
 		lit, ok, err := p.literal()
 		if err != nil {
 			return err
@@ -397,6 +399,13 @@ func (s *session) cmdAppend(c *cmd) error {
 		}
 		if len(lit) == 0 {
 			return no("", "Can't save a zero byte message.")
+		}
+		if literal8 {
+			// Binary content (RFC 3516 §4.4): its binary parts are
+			// stored in base64, which lines cannot alter.
+			if lit, _, err = message.BinaryToBase64(lit); err != nil {
+				return s.storeError("append", err)
+			}
 		}
 		m.data = lit
 		if m.date.IsZero() {

@@ -2,6 +2,7 @@ package message
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,6 +68,43 @@ func FuzzParseSection(f *testing.F) {
 		}
 		if sec.Specifier == "MIME" && len(sec.Path) == 0 {
 			t.Fatalf("%q: MIME without a part", s)
+		}
+	})
+}
+
+// FuzzBinary: decoding any section of any content and converting binary
+// parts to base64 never panic; a converted message has no binary part
+// left; decoding never grows the data.
+func FuzzBinary(f *testing.F) {
+	f.Add([]byte(binaryTestMsg))
+	f.Add([]byte("Content-Transfer-Encoding: binary\n\n\x00\n"))
+	f.Add([]byte("Content-Type: message/rfc822\r\nContent-Transfer-Encoding: binary\r\n\r\nContent-Transfer-Encoding: binary\r\n\r\nx"))
+	paths := [][]int{nil, {1}, {2}, {1, 1}, {2, 1}, {1, 2, 1}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := Parse(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range paths {
+			out, err := p.Binary(bytes.NewReader(b), path)
+			if err != nil && !errors.Is(err, ErrUnknownCTE) {
+				t.Fatalf("Binary(%v): %v", path, err)
+			}
+			if len(out) > len(b) {
+				t.Fatalf("Binary(%v) gave %d bytes of %d", path, len(out), len(b))
+			}
+		}
+		for _, enc := range []string{"base64", "quoted-printable"} {
+			if out := DecodeTransfer(enc, b); len(out) > len(b) {
+				t.Fatalf("%s decoding grew %d to %d", enc, len(b), len(out))
+			}
+		}
+		out, _, err := BinaryToBase64(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, changed, err := BinaryToBase64(out); err != nil || changed {
+			t.Fatalf("converted twice: %v %v\n%q\n%q", changed, err, b, out)
 		}
 	})
 }
