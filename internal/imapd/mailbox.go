@@ -306,10 +306,7 @@ func (s *session) cmdLsub(c *cmd) error {
 
 func (s *session) cmdCreate(c *cmd) error {
 	p := c.p
-	if err := p.sp(); err != nil {
-		return err
-	}
-	name, err := s.mailboxArg(p)
+	name, err := s.spMailbox(p)
 	if err != nil {
 		return err
 	}
@@ -364,10 +361,7 @@ func specialUse(f string) (string, bool) {
 
 func (s *session) cmdDelete(c *cmd) error {
 	p := c.p
-	if err := p.sp(); err != nil {
-		return err
-	}
-	name, err := s.mailboxArg(p)
+	name, err := s.spMailbox(p)
 	if err != nil {
 		return err
 	}
@@ -388,17 +382,11 @@ func (s *session) cmdDelete(c *cmd) error {
 
 func (s *session) cmdRename(c *cmd) error {
 	p := c.p
-	if err := p.sp(); err != nil {
-		return err
-	}
-	from, err := s.mailboxArg(p)
+	from, err := s.spMailbox(p)
 	if err != nil {
 		return err
 	}
-	if err := p.sp(); err != nil {
-		return err
-	}
-	to, err := s.mailboxArg(p)
+	to, err := s.spMailbox(p)
 	if err != nil {
 		return err
 	}
@@ -422,10 +410,7 @@ func (s *session) cmdUnsubscribe(c *cmd) error { return s.subscribe(c, false) }
 
 func (s *session) subscribe(c *cmd, on bool) error {
 	p := c.p
-	if err := p.sp(); err != nil {
-		return err
-	}
-	name, err := s.mailboxArg(p)
+	name, err := s.spMailbox(p)
 	if err != nil {
 		return err
 	}
@@ -463,10 +448,7 @@ func statusItems(p *parser) ([]string, error) {
 
 func (s *session) cmdStatus(c *cmd) error {
 	p := c.p
-	if err := p.sp(); err != nil {
-		return err
-	}
-	name, err := s.mailboxArg(p)
+	name, err := s.spMailbox(p)
 	if err != nil {
 		return err
 	}

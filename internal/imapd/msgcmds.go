@@ -205,10 +205,7 @@ func (s *session) copyArgs(c *cmd) ([]uint32, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if err := p.sp(); err != nil {
-		return nil, "", err
-	}
-	dest, err := s.mailboxArg(p)
+	dest, err := s.spMailbox(p)
 	if err != nil {
 		return nil, "", err
 	}
@@ -354,10 +351,7 @@ type appendMsg struct {
 
 func (s *session) cmdAppend(c *cmd) error {
 	p := c.p
-	if err := p.sp(); err != nil {
-		return err
-	}
-	name, err := s.mailboxArg(p)
+	name, err := s.spMailbox(p)
 	if err != nil {
 		return err
 	}
@@ -555,10 +549,7 @@ func (s *session) appendQuota(b []byte) ([]byte, error) {
 
 func (s *session) cmdGetQuotaRoot(c *cmd) error {
 	p := c.p
-	if err := p.sp(); err != nil {
-		return err
-	}
-	name, err := s.mailboxArg(p)
+	name, err := s.spMailbox(p)
 	if err != nil {
 		return err
 	}

@@ -32,10 +32,7 @@ type qresyncParams struct {
 
 func (s *session) cmdSelect(c *cmd) error {
 	p := c.p
-	if err := p.sp(); err != nil {
-		return err
-	}
-	name, err := s.mailboxArg(p)
+	name, err := s.spMailbox(p)
 	if err != nil {
 		return err
 	}

@@ -532,6 +532,14 @@ func (s *session) appendMailbox(b []byte, name string) []byte {
 	return appendString(b, encodeMUTF7(name))
 }
 
+// spMailbox reads " mailbox": the space, then mailboxArg.
+func (s *session) spMailbox(p *parser) (string, error) {
+	if err := p.sp(); err != nil {
+		return "", err
+	}
+	return s.mailboxArg(p)
+}
+
 // mailboxArg reads a mailbox name argument and checks it.
 func (s *session) mailboxArg(p *parser) (string, error) {
 	raw, err := p.astring()
